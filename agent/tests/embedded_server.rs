@@ -1,0 +1,111 @@
+//! The real binaries: the agent starts its embedded server and prints its code; a viewer joins
+//! with that code through the printed address.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+struct Agent {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Agent {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tether-agent"))
+            .args(["--bind", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tether-agent starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::sync_channel(64);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Agent { child, lines }
+    }
+
+    fn line_starting(&self, prefix: &str) -> String {
+        loop {
+            let line = self.lines.recv_timeout(PATIENCE).expect("the agent prints in time");
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.to_owned();
+            }
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The viewer binary, built next to the agent by `cargo test --workspace` (cargo cannot name
+/// another package's binary here).
+fn viewer() -> Command {
+    let path =
+        std::path::Path::new(env!("CARGO_BIN_EXE_tether-agent")).with_file_name("tether-viewer");
+    assert!(path.exists(), "{} missing: run `cargo build -p tether-viewer` first", path.display());
+    Command::new(path)
+}
+
+fn is_display_code(code: &str) -> bool {
+    let groups: Vec<&str> = code.split(' ').collect();
+    groups.len() == 3
+        && groups.iter().all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[test]
+fn agent_prints_address_and_code_and_a_viewer_can_join() {
+    let agent = Agent::start(&[]);
+    let server = agent.line_starting("server: ");
+    assert!(server.starts_with("ws://127.0.0.1:"), "{server}");
+    let code = agent.line_starting("code: ");
+    assert!(is_display_code(&code), "{code:?}");
+
+    let out = viewer()
+        .args([code.as_str(), "--server", &server.replace("ws://", "http://"), "--name", "Sam"])
+        .output()
+        .expect("tether-viewer runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("state: joined"), "{stdout}");
+    assert!(stdout.contains("state: ended"), "{stdout}");
+}
+
+#[test]
+fn the_code_is_printed_again_when_it_changes() {
+    let agent = Agent::start(&["--code-ttl", "1s"]);
+    let first = agent.line_starting("code: ");
+    let second = agent.line_starting("code: ");
+    assert!(is_display_code(&second));
+    assert_ne!(first, second);
+}
+
+#[test]
+fn a_wrong_code_is_a_clear_error() {
+    let agent = Agent::start(&[]);
+    let server = agent.line_starting("server: ");
+    let code = agent.line_starting("code: ");
+    let wrong =
+        if code.starts_with('0') { code.replacen('0', "1", 1) } else { format!("0{}", &code[1..]) };
+    let out = viewer().args([wrong.as_str(), "--server", &server]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown_code"), "{stderr}");
+
+    let out = viewer().args(["12-34", "--server", &server]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("9 digits"));
+}

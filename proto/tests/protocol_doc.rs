@@ -1,0 +1,26 @@
+//! Every JSON example in docs/protocol.md decodes as the message it documents, so the page
+//! cannot drift from the code.
+
+use tether_proto::signal::{ClientMsg, ServerMsg};
+
+#[test]
+fn every_example_in_the_protocol_page_decodes() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/protocol.md");
+    let page = std::fs::read_to_string(path).expect("docs/protocol.md exists");
+    let mut examples = 0;
+    for block in page.split("```json").skip(1) {
+        let body = block.split("```").next().unwrap_or_default();
+        for value in serde_json::Deserializer::from_str(body).into_iter::<serde_json::Value>() {
+            let value = value.unwrap_or_else(|e| panic!("bad JSON in an example: {e}\n{body}"));
+            let text = value.to_string();
+            let as_client = ClientMsg::decode(&text);
+            let as_server = ServerMsg::decode(&text);
+            assert!(
+                as_client.is_ok() || as_server.is_ok(),
+                "{text}\nclient: {as_client:?}\nserver: {as_server:?}"
+            );
+            examples += 1;
+        }
+    }
+    assert!(examples >= 12, "only {examples} examples found");
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Tether needs, once: only what is missing, with apt run a single
+# time (this image deletes downloaded .debs after each apt run, so concurrent runs break).
+#   scripts/deps.sh build   -> what `cargo build` needs
+#   scripts/deps.sh test    -> that, plus what the end-to-end tests bring up
+set -euo pipefail
+
+BUILD_PKGS=(build-essential pkg-config)
+TEST_PKGS=()
+
+case "${1:-build}" in
+  build) wanted=("${BUILD_PKGS[@]}") ;;
+  test) wanted=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}") ;;
+  *) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  for attempt in 1 2 3; do
+    if $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+       $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"; then
+      break
+    fi
+    [ "$attempt" -lt 3 ] || { echo "apt-get failed 3 times" >&2; exit 1; }
+    sleep 5
+  done
+fi
+
+command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }

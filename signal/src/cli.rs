@@ -1,0 +1,196 @@
+//! Command-line settings shared by `tether-signal` and the agent's embedded server.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tether_proto::{IceServer, IceUrlError, TransportPolicy};
+
+use crate::config::{Config, IceSettings};
+use crate::tls::{TlsError, load_server_config};
+
+/// Signaling-server options, flattened into each binary's own clap parser.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// How long an unused session code stays valid (e.g. 600, 90s, 10m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub code_ttl: Duration,
+    /// Failed joins allowed per client address per minute before joins are refused.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub join_failures_per_minute: usize,
+    /// Most agents registered at once.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub max_sessions: usize,
+    /// STUN server handed to peers (repeatable), e.g. stun:stun.example.org:3478.
+    #[arg(long = "stun-url", value_name = "URL")]
+    pub stun_urls: Vec<String>,
+    /// TURN server handed to peers (repeatable), e.g. turn:turn.example.org:3478?transport=udp.
+    #[arg(long = "turn-url", value_name = "URL")]
+    pub turn_urls: Vec<String>,
+    /// Shared secret for short-lived TURN REST credentials (coturn's static-auth-secret).
+    #[arg(long, value_name = "SECRET", env = "TETHER_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+    /// Fixed TURN username, when no secret is given.
+    #[arg(long, value_name = "NAME", requires = "turn_password")]
+    pub turn_username: Option<String>,
+    /// Fixed TURN password, when no secret is given.
+    #[arg(long, value_name = "PASSWORD", env = "TETHER_TURN_PASSWORD", hide_env_values = true)]
+    pub turn_password: Option<String>,
+    /// Lifetime of TURN REST credentials.
+    #[arg(long, value_name = "DURATION", default_value = "12h", value_parser = parse_duration)]
+    pub turn_credential_ttl: Duration,
+    /// Tell peers to use TURN relays only (ICE transport policy "relay").
+    #[arg(long)]
+    pub relay_only: bool,
+    /// PEM certificate chain: serve wss:// and https://.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// Why the options do not make a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgsError {
+    /// A STUN/TURN url is wrong.
+    #[error(transparent)]
+    IceUrl(#[from] IceUrlError),
+    /// A `--stun-url` is a TURN url or the other way round.
+    #[error(
+        "{0:?} given as the wrong kind: --stun-url takes stun:/stuns: urls, --turn-url takes turn:/turns: urls"
+    )]
+    WrongKind(String),
+    /// TLS files are unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+impl ServerArgs {
+    /// The server configuration these options describe.
+    pub fn to_config(&self) -> Result<Config, ArgsError> {
+        for url in &self.stun_urls {
+            IceServer::check_url(url)?;
+            if !url.starts_with("stun") {
+                return Err(ArgsError::WrongKind(url.clone()));
+            }
+        }
+        for url in &self.turn_urls {
+            IceServer::check_url(url)?;
+            if !url.starts_with("turn") {
+                return Err(ArgsError::WrongKind(url.clone()));
+            }
+        }
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(load_server_config(cert, key)?),
+            _ => None,
+        };
+        Ok(Config {
+            code_ttl: self.code_ttl,
+            join_failures_per_window: self.join_failures_per_minute,
+            join_failure_window: Duration::from_secs(60),
+            max_sessions: self.max_sessions,
+            ice: IceSettings {
+                stun_urls: self.stun_urls.clone(),
+                turn_urls: self.turn_urls.clone(),
+                turn_secret: self.turn_secret.clone(),
+                turn_username: self.turn_username.clone(),
+                turn_password: self.turn_password.clone(),
+                turn_credential_ttl: self.turn_credential_ttl,
+                transport_policy: if self.relay_only {
+                    TransportPolicy::Relay
+                } else {
+                    TransportPolicy::All
+                },
+            },
+            tls,
+            ..Config::default()
+        })
+    }
+}
+
+/// Parses `600`, `600s`, `90s`, `10m`, `1h`, `250ms`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 =
+        number.parse().map_err(|_| format!("{text:?} is not a duration such as 90s, 10m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => Some(value),
+        "m" => value.checked_mul(60),
+        "h" => value.checked_mul(3600),
+        "ms" => return Ok(Duration::from_millis(value)),
+        _ => None,
+    };
+    secs.map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is not a duration such as 90s, 10m or 1h"))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        server: ServerArgs,
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("600"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        for bad in ["", "m", "10 minutes", "-5", "99999999999999999999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn flags_make_a_config() {
+        let cli = Cli::parse_from([
+            "x",
+            "--code-ttl",
+            "2m",
+            "--stun-url",
+            "stun:127.0.0.1:3478",
+            "--turn-url",
+            "turn:127.0.0.1:3478",
+            "--turn-secret",
+            "s",
+            "--relay-only",
+        ]);
+        let config = cli.server.to_config().unwrap();
+        assert_eq!(config.code_ttl, Duration::from_secs(120));
+        let ice = config.ice.ice_config(1000);
+        assert_eq!(ice.ice_transport_policy, TransportPolicy::Relay);
+        assert_eq!(ice.ice_servers.len(), 2);
+        assert!(ice.ice_servers[1].username.as_deref().unwrap().ends_with(":tether"));
+    }
+
+    #[test]
+    fn wrong_urls_are_refused() {
+        let cli = Cli::parse_from(["x", "--stun-url", "turn:a"]);
+        assert!(matches!(cli.server.to_config(), Err(ArgsError::WrongKind(_))));
+        let cli = Cli::parse_from(["x", "--turn-url", "http://a"]);
+        assert!(matches!(cli.server.to_config(), Err(ArgsError::IceUrl(_))));
+    }
+}

@@ -1,0 +1,135 @@
+//! Server settings, and the ICE configuration handed to peers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tether_proto::{IceConfig, IceServer, TransportPolicy, turn_rest_credentials};
+
+/// Everything [`crate::serve`] needs besides the listener.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How long an unused code stays valid.
+    pub code_ttl: Duration,
+    /// How long an expired code is remembered, so that joins get `expired` rather than
+    /// `unknown_code`.
+    pub expired_code_memory: Duration,
+    /// Failed joins allowed per client address in each `join_failure_window`.
+    pub join_failures_per_window: usize,
+    /// The window for `join_failures_per_window`.
+    pub join_failure_window: Duration,
+    /// Most agents registered at once.
+    pub max_sessions: usize,
+    /// Most WebSocket connections at once.
+    pub max_connections: usize,
+    /// Sustained messages per second one connection may send.
+    pub messages_per_second: f64,
+    /// Burst of messages one connection may send at once.
+    pub message_burst: u32,
+    /// A connection that sends nothing (not even a pong) for this long is closed.
+    pub idle_timeout: Duration,
+    /// STUN/TURN servers to hand out.
+    pub ice: IceSettings,
+    /// Serve `wss://` and `https://` with this configuration.
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            code_ttl: Duration::from_secs(600),
+            expired_code_memory: Duration::from_secs(3600),
+            join_failures_per_window: 5,
+            join_failure_window: Duration::from_secs(60),
+            max_sessions: 100_000,
+            max_connections: 250_000,
+            messages_per_second: 50.0,
+            message_burst: 200,
+            idle_timeout: Duration::from_secs(60),
+            ice: IceSettings::default(),
+            tls: None,
+        }
+    }
+}
+
+/// STUN/TURN servers and how TURN credentials are made.
+#[derive(Debug, Clone, Default)]
+pub struct IceSettings {
+    /// `stun:` urls.
+    pub stun_urls: Vec<String>,
+    /// `turn:`/`turns:` urls.
+    pub turn_urls: Vec<String>,
+    /// Shared secret for TURN REST credentials (coturn `use-auth-secret`). Takes precedence
+    /// over a static username.
+    pub turn_secret: Option<String>,
+    /// Static TURN username, when no secret is set.
+    pub turn_username: Option<String>,
+    /// Static TURN password, when no secret is set.
+    pub turn_password: Option<String>,
+    /// Lifetime of REST credentials.
+    pub turn_credential_ttl: Duration,
+    /// `relay` forces every peer through TURN.
+    pub transport_policy: TransportPolicy,
+}
+
+impl IceSettings {
+    /// The configuration for one peer, with TURN REST credentials valid from `unix_now`.
+    pub fn ice_config(&self, unix_now: u64) -> IceConfig {
+        let mut ice_servers = Vec::new();
+        if !self.stun_urls.is_empty() {
+            ice_servers.push(IceServer {
+                urls: self.stun_urls.clone(),
+                username: None,
+                credential: None,
+            });
+        }
+        if !self.turn_urls.is_empty() {
+            let (username, credential) = match (&self.turn_secret, &self.turn_username) {
+                (Some(secret), _) => {
+                    let ttl = self.turn_credential_ttl.max(Duration::from_secs(60)).as_secs();
+                    let creds = turn_rest_credentials(secret.as_bytes(), unix_now + ttl, "tether");
+                    (Some(creds.username), Some(creds.credential))
+                }
+                (None, Some(user)) => (Some(user.clone()), self.turn_password.clone()),
+                (None, None) => (None, None),
+            };
+            ice_servers.push(IceServer { urls: self.turn_urls.clone(), username, credential });
+        }
+        IceConfig { ice_servers, ice_transport_policy: self.transport_policy }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rest_credentials_expire_after_the_ttl() {
+        let settings = IceSettings {
+            stun_urls: vec!["stun:127.0.0.1:3478".into()],
+            turn_urls: vec!["turn:127.0.0.1:3478".into()],
+            turn_secret: Some("north-wind-42".into()),
+            turn_credential_ttl: Duration::from_secs(3600),
+            ..IceSettings::default()
+        };
+        let ice = settings.ice_config(1_767_222_000);
+        assert_eq!(ice.ice_servers.len(), 2);
+        let turn = &ice.ice_servers[1];
+        assert_eq!(turn.username.as_deref(), Some("1767225600:tether"));
+        assert_eq!(turn.credential.as_deref(), Some("5iF/ANhOJTqSd6xf8ZTKjvpqaYA="));
+    }
+
+    #[test]
+    fn static_credentials_and_no_servers() {
+        let settings = IceSettings {
+            turn_urls: vec!["turn:a".into()],
+            turn_username: Some("u".into()),
+            turn_password: Some("p".into()),
+            transport_policy: TransportPolicy::Relay,
+            ..IceSettings::default()
+        };
+        let ice = settings.ice_config(0);
+        assert_eq!(ice.ice_servers[0].username.as_deref(), Some("u"));
+        assert_eq!(ice.ice_transport_policy, TransportPolicy::Relay);
+        assert!(IceSettings::default().ice_config(0).ice_servers.is_empty());
+    }
+}

@@ -1,0 +1,20 @@
+//! Tether's signaling server: pairs an agent and a viewer by session code and relays the SDP
+//! offer/answer and trickled ICE candidates between them over WebSocket.
+//!
+//! [`serve`] runs it on a listener until a shutdown future resolves; `tether-signal` and the
+//! agent's embedded mode both call it. [`client`] is the client side that agents, viewers and
+//! the load command use.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod client;
+mod config;
+mod connection;
+mod hub;
+pub mod limits;
+pub mod rendezvous;
+mod server;
+pub mod tls;
+
+pub use config::{Config, IceSettings};
+pub use server::{ServeError, WS_PATH, serve};

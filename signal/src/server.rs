@@ -1,0 +1,134 @@
+//! The HTTP side: routes, connection admission, TLS, and a shutdown that tells every peer.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use rand_core::OsRng;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tracing::Instrument;
+
+use crate::config::Config;
+use crate::connection;
+use crate::hub::{Hub, HubMsg};
+use crate::rendezvous::ConnId;
+use crate::tls::TlsListener;
+
+/// The WebSocket endpoint, relative to the server's base address.
+pub const WS_PATH: &str = "/ws";
+
+/// tungstenite's own frame limit. Frames between [`tether_proto::MAX_MESSAGE_BYTES`] and this
+/// get a `too_large` error and the connection stays open; larger ones get it and are closed.
+const TRANSPORT_FRAME_LIMIT: usize = 1 << 20;
+
+/// How long shutdown waits for peers to receive their bye.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Serving HTTP failed.
+    #[error("serving HTTP failed")]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Clone)]
+struct AppState {
+    hub: mpsc::Sender<HubMsg>,
+    config: Arc<Config>,
+    next_conn: Arc<AtomicU64>,
+    admission: Arc<Semaphore>,
+}
+
+/// Runs the signaling server on `listener` until `shutdown` resolves, then tells every
+/// connected peer (`bye` with reason `server_shutdown`) and returns once they are gone.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let (hub_tx, hub_rx) = mpsc::channel(1024);
+    let hub = tokio::spawn(Hub::new(config.clone(), Box::new(OsRng)).run(hub_rx));
+    let tls = config.tls.clone();
+    let state = AppState {
+        hub: hub_tx.clone(),
+        admission: Arc::new(Semaphore::new(config.max_connections)),
+        config: Arc::new(config),
+        next_conn: Arc::new(AtomicU64::new(1)),
+    };
+    let app = Router::new()
+        .route(WS_PATH, get(ws_handler))
+        .route("/healthz", get(healthz))
+        .with_state(state);
+    let make_service = app.into_make_service_with_connect_info::<SocketAddr>();
+
+    let hub_for_shutdown = hub_tx.clone();
+    let graceful = async move {
+        shutdown.await;
+        tracing::info!("shutting down: telling connected peers");
+        let _ = hub_for_shutdown.send(HubMsg::Shutdown).await;
+    };
+    let served = match tls {
+        None => axum::serve(listener, make_service).with_graceful_shutdown(graceful).await,
+        Some(tls) => {
+            let listener = TlsListener::new(listener, tls).tap_io(|_| {});
+            axum::serve(listener, make_service).with_graceful_shutdown(graceful).await
+        }
+    };
+    // Upgraded WebSockets outlive axum's graceful shutdown; the hub ends when the last of them
+    // has said goodbye and dropped its sender.
+    drop(hub_tx);
+    match tokio::time::timeout(SHUTDOWN_GRACE, hub).await {
+        Ok(_) => {}
+        Err(_) => tracing::warn!("peers still connected after {SHUTDOWN_GRACE:?}; stopping anyway"),
+    }
+    served?;
+    Ok(())
+}
+
+async fn ws_handler(
+    ws: WebSocketUpgrade,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    State(state): State<AppState>,
+) -> Response {
+    let permit = state.admission.clone().try_acquire_owned().ok();
+    let conn = ConnId(state.next_conn.fetch_add(1, Ordering::Relaxed));
+    // Signaling frames are small and rare: small buffers keep an idle session at a few KiB
+    // instead of tungstenite's default 2 x 128 KiB per socket.
+    ws.max_message_size(TRANSPORT_FRAME_LIMIT)
+        .max_frame_size(TRANSPORT_FRAME_LIMIT)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| {
+            let span = tracing::debug_span!("conn", id = conn.0, %addr);
+            async move {
+                match permit {
+                    Some(_permit) => {
+                        connection::run(socket, addr, conn, state.hub, state.config).await
+                    }
+                    None => connection::refuse_full(socket).await,
+                }
+            }
+            .instrument(span)
+        })
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    let (tx, rx) = oneshot::channel();
+    if state.hub.send(HubMsg::Counts(tx)).await.is_err() {
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    match rx.await {
+        Ok(counts) => Json(serde_json::json!({ "status": "ok", "counts": counts })).into_response(),
+        Err(_) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response(),
+    }
+}
