@@ -5,8 +5,8 @@
 #   scripts/deps.sh test    -> that, plus what the end-to-end tests bring up
 set -euo pipefail
 
-BUILD_PKGS=(build-essential pkg-config)
-TEST_PKGS=()
+BUILD_PKGS=(build-essential pkg-config nasm cmake libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev)
+TEST_PKGS=(xvfb xauth x11-xkb-utils xkb-data xdotool x11-apps x11-utils util-linux)
 
 case "${1:-build}" in
   build) wanted=("${BUILD_PKGS[@]}") ;;

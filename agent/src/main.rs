@@ -1,17 +1,24 @@
-//! `tether-agent`: shows a session code and, once support staff join with it, shares the screen.
+//! `tether-agent`: shows a session code and, once support staff join with it and the person
+//! allows them, shares the screen.
 
+mod capture;
+mod consent;
 mod embedded;
+mod run;
+mod session;
+mod video;
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use tether_proto::signal::{Bye, ByeReason, ClientMsg, Role, ServerMsg};
 use tether_signal::cli::{ServerArgs, shutdown_signal};
-use tether_signal::client::{ClientOptions, SignalClient};
+use tether_signal::client::ClientOptions;
 
+use crate::consent::ConsentMode;
 use crate::embedded::Embedded;
+use crate::run::AgentSettings;
+use crate::video::VideoSettings;
 
 /// Share this computer's screen with support staff who have its session code.
 #[derive(Parser)]
@@ -30,6 +37,27 @@ struct Cli {
     /// Extra CA certificate (PEM) to trust for a wss:// server.
     #[arg(long, value_name = "FILE")]
     ca_cert: Option<PathBuf>,
+    /// Which monitor to share: 0 is the primary (or first) one.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    display: usize,
+    /// Allow every viewer without asking (prints a warning). For tests and benchmarks.
+    #[arg(long)]
+    auto_allow: bool,
+    /// Run without a tray icon; the terminal asks and reports instead.
+    #[arg(long)]
+    no_tray: bool,
+    /// Do not share the system audio.
+    #[arg(long)]
+    no_audio: bool,
+    /// Highest frame rate to capture and send.
+    #[arg(long, value_name = "FPS", default_value_t = 60.0)]
+    max_fps: f32,
+    /// Video bitrate target, in kbit/s.
+    #[arg(long, value_name = "KBPS", default_value_t = 8000)]
+    bitrate: u32,
+    /// Local UDP address for media (repeatable); 0.0.0.0:0 gathers on every interface.
+    #[arg(long, value_name = "IP:PORT", default_value = "0.0.0.0:0")]
+    udp_bind: Vec<String>,
     #[command(flatten, next_help_heading = "Embedded signaling server")]
     embedded: ServerArgs,
 }
@@ -43,6 +71,12 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if !cli.no_tray {
+        tracing::info!("no tray icon yet: the terminal asks and reports");
+    }
+    if !cli.no_audio {
+        tracing::info!("system audio is not shared yet");
+    }
     let mut options = ClientOptions::default();
     if let Some(ca) = &cli.ca_cert {
         options = options.trust_pem_file(ca)?;
@@ -58,40 +92,21 @@ async fn main() -> anyhow::Result<()> {
             (embedded.local_url(), Some(embedded))
         }
     };
-    let name = cli.name.clone().unwrap_or_else(host_name);
-    let result = tokio::select! {
-        result = run(&server_url, &options, &name) => result,
-        () = shutdown_signal() => Ok(()),
+    let settings = AgentSettings {
+        name: cli.name.clone().unwrap_or_else(host_name),
+        consent: if cli.auto_allow { ConsentMode::AutoAllow } else { ConsentMode::Terminal },
+        display: cli.display,
+        video: VideoSettings {
+            max_fps: cli.max_fps,
+            bitrate_bps: cli.bitrate.saturating_mul(1000),
+        },
+        udp_bind: cli.udp_bind.clone(),
     };
+    let result = run::run(&server_url, &options, &settings, shutdown_signal()).await;
     if let Some(embedded) = embedded {
         embedded.stop().await;
     }
     result
-}
-
-async fn run(server: &str, options: &ClientOptions, name: &str) -> anyhow::Result<()> {
-    let mut client = SignalClient::connect(server, options).await?;
-    client.hello(Role::Agent, name).await?;
-    loop {
-        match client.recv().await? {
-            ServerMsg::Code(issued) => {
-                // Scripts read this line; it is printed again whenever the code changes.
-                println!("code: {}", issued.code);
-                std::io::stdout().flush()?;
-            }
-            ServerMsg::PeerJoined(peer) => {
-                tracing::info!(name = %peer.name, addr = %peer.addr, "a viewer asks to connect");
-                let bye = Bye {
-                    reason: ByeReason::Denied,
-                    message: Some("this agent cannot share its screen yet".into()),
-                };
-                client.send(&ClientMsg::Bye(bye)).await?;
-            }
-            ServerMsg::Bye(bye) => tracing::info!(reason = ?bye.reason, "session ended"),
-            ServerMsg::Error(err) => tracing::warn!(code = %err.code, "server: {}", err.message),
-            other => tracing::debug!(?other, "ignored"),
-        }
-    }
 }
 
 fn host_name() -> String {

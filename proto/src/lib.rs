@@ -8,12 +8,14 @@
 
 mod code;
 mod error;
+mod gate;
 mod ice;
 pub mod signal;
 mod turn;
 
 pub use code::{CodeParseError, SessionCode};
 pub use error::ErrorCode;
+pub use gate::{FrameGate, KEYFRAME_RETRY, Pushed};
 pub use ice::{IceConfig, IceServer, IceUrlError, TransportPolicy};
 pub use turn::{TurnCredentials, turn_rest_credentials};
 

@@ -1,12 +1,18 @@
-//! `tether-viewer CODE`: joins the agent that shows CODE.
+//! `tether-viewer CODE`: joins the agent that shows CODE and receives its screen.
+
+mod decode;
+mod session;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
 use tether_proto::SessionCode;
-use tether_proto::signal::{Bye, ByeReason, ClientMsg, Join, Role, ServerMsg};
-use tether_signal::client::{ClientOptions, SignalClient};
+use tether_signal::cli::parse_duration;
+use tether_signal::client::ClientOptions;
+
+use crate::session::ViewerSettings;
 
 /// Connect to a computer by the session code it shows.
 #[derive(Parser)]
@@ -23,6 +29,21 @@ struct Cli {
     /// Extra CA certificate (PEM) to trust for a wss:// server.
     #[arg(long, value_name = "FILE")]
     ca_cert: Option<PathBuf>,
+    /// No window: print the connection state and running stats instead.
+    #[arg(long)]
+    headless: bool,
+    /// Write the latest frame to this PNG (at least once a second, and on exit).
+    #[arg(long, value_name = "FILE")]
+    snapshot: Option<PathBuf>,
+    /// End the session cleanly after this long (e.g. 30, 30s, 2m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Read the benchmark's latency probe from every frame and print glass-to-glass figures.
+    #[arg(long)]
+    latency_probe: bool,
+    /// Local UDP address for media (repeatable); 0.0.0.0:0 gathers on every interface.
+    #[arg(long, value_name = "IP:PORT", default_value = "0.0.0.0:0")]
+    udp_bind: Vec<String>,
 }
 
 #[tokio::main]
@@ -36,48 +57,21 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let code: SessionCode =
         cli.code.parse().with_context(|| format!("{:?} is not a session code", cli.code))?;
+    if !cli.headless {
+        bail!(
+            "the viewer window is not built yet; run with --headless (and --snapshot FILE to see frames)"
+        );
+    }
     let mut options = ClientOptions::default();
     if let Some(ca) = &cli.ca_cert {
         options = options.trust_pem_file(ca)?;
     }
-    let mut client = SignalClient::connect(&cli.server, &options).await?;
-    client.hello(Role::Viewer, &cli.name).await?;
-    client.send(&ClientMsg::Join(Join { code })).await?;
-    loop {
-        tokio::select! {
-            msg = client.recv() => match msg? {
-                ServerMsg::Joined(joined) => {
-                    println!("state: joined {:?}; waiting for the person there to allow", joined.agent_name);
-                }
-                ServerMsg::Bye(bye) => {
-                    println!("state: ended ({})", describe(&bye));
-                    return Ok(());
-                }
-                ServerMsg::Error(err) => bail!("{} ({})", err.message, err.code),
-                other => tracing::debug!(?other, "ignored"),
-            },
-            _ = tokio::signal::ctrl_c() => {
-                let bye = Bye { reason: ByeReason::Hangup, message: None };
-                let _ = client.send(&ClientMsg::Bye(bye)).await;
-                return Ok(());
-            }
-        }
-    }
-}
-
-fn describe(bye: &Bye) -> String {
-    let reason = match bye.reason {
-        ByeReason::Hangup => "the viewer hung up",
-        ByeReason::Stopped => "the person stopped sharing",
-        ByeReason::Denied => "the person declined",
-        ByeReason::ConsentTimeout => "nobody answered the request",
-        ByeReason::PeerLeft => "the computer disconnected",
-        ByeReason::IceFailed => "no network path could be found",
-        ByeReason::ServerShutdown => "the signaling server shut down",
-        ByeReason::Other => "ended",
+    let settings = ViewerSettings {
+        name: cli.name,
+        snapshot: cli.snapshot,
+        duration: cli.duration,
+        latency_probe: cli.latency_probe,
+        udp_bind: cli.udp_bind,
     };
-    match &bye.message {
-        Some(message) => format!("{reason}: {message}"),
-        None => reason.to_owned(),
-    }
+    session::run(&cli.server, &options, code, &settings).await
 }

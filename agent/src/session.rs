@@ -1,0 +1,142 @@
+//! One viewer's session: the peer connection, trickle ICE, and the video pipeline once
+//! connected. The agent makes the offer (it is the ICE controlling side).
+
+use std::sync::Arc;
+
+use tether_media::rtc::{
+    PeerEvent, PeerOptions, PeerState, RtcError, build_peer, candidate_from_proto, selected_pair,
+    video_track,
+};
+use tether_proto::IceConfig;
+use tether_proto::signal::{IceCandidate, Sdp};
+use tokio::sync::mpsc;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
+use webrtc::rtp_transceiver::RtpSender;
+
+use crate::video::{SourceFactory, VideoPipeline, VideoSettings};
+
+/// Depth of the peer event channel; events are small and few.
+const PEER_EVENTS: usize = 256;
+
+pub struct Session {
+    pc: Arc<dyn PeerConnection>,
+    track: Arc<TrackLocalStaticSample>,
+    sender: Arc<dyn RtpSender>,
+    ssrc: u32,
+    /// Remote candidates that arrived before the answer.
+    early_candidates: Vec<IceCandidate>,
+    answered: bool,
+    pub events: mpsc::Receiver<PeerEvent>,
+    video: Option<VideoPipeline>,
+}
+
+impl Session {
+    /// Builds the peer connection and returns it with the offer to send.
+    pub async fn start(ice: &IceConfig, udp_bind: &[String]) -> Result<(Self, Sdp), RtcError> {
+        let (events_tx, events) = mpsc::channel(PEER_EVENTS);
+        let options = PeerOptions { ice: ice.clone(), udp_bind: udp_bind.to_vec() };
+        let pc = build_peer(&options, events_tx).await?;
+        let ssrc = rand_ssrc();
+        let track = video_track(ssrc)?;
+        let sender = pc.add_track(track.clone()).await?;
+        let offer = pc.create_offer(None).await?;
+        pc.set_local_description(offer.clone()).await?;
+        let session = Session {
+            pc,
+            track,
+            sender,
+            ssrc,
+            early_candidates: Vec::new(),
+            answered: false,
+            events,
+            video: None,
+        };
+        Ok((session, Sdp { sdp: offer.sdp }))
+    }
+
+    /// Applies the viewer's answer, then any candidates that came before it.
+    pub async fn apply_answer(&mut self, answer: Sdp) -> Result<(), RtcError> {
+        self.pc.set_remote_description(RTCSessionDescription::answer(answer.sdp)?).await?;
+        self.answered = true;
+        for candidate in std::mem::take(&mut self.early_candidates) {
+            self.add_candidate(candidate).await;
+        }
+        Ok(())
+    }
+
+    /// Adds a remote candidate (kept until the answer is in).
+    pub async fn add_candidate(&mut self, candidate: IceCandidate) {
+        if candidate.candidate.is_empty() {
+            return; // end-of-candidates marker from browsers
+        }
+        if !self.answered {
+            self.early_candidates.push(candidate);
+            return;
+        }
+        if let Err(err) = self.pc.add_ice_candidate(candidate_from_proto(&candidate)).await {
+            tracing::warn!(%err, "remote candidate refused");
+        }
+    }
+
+    /// Starts the video once ICE and DTLS are up.
+    pub async fn on_connected(
+        &mut self,
+        open_source: SourceFactory,
+        settings: VideoSettings,
+    ) -> Result<(), String> {
+        if self.video.is_some() {
+            return Ok(());
+        }
+        if let Some(pair) = selected_pair(self.pc.as_ref()).await {
+            tracing::info!(%pair, "connected");
+            println!("state: connected ({pair})");
+        }
+        let params = self.sender.get_parameters().await.map_err(|e| e.to_string())?;
+        let payload_type = params
+            .rtp_parameters
+            .codecs
+            .first()
+            .map(|c| c.payload_type)
+            .ok_or("the viewer accepted no video codec")?;
+        let pipeline = VideoPipeline::start(
+            open_source,
+            settings,
+            self.track.clone(),
+            self.ssrc,
+            payload_type,
+        )
+        .map_err(|e| format!("cannot start the video thread: {e}"))?;
+        self.video = Some(pipeline);
+        Ok(())
+    }
+
+    /// Whether the video stopped on its own (the display went away).
+    pub fn video_failed(&self) -> bool {
+        self.video.as_ref().is_some_and(VideoPipeline::capture_ended)
+    }
+
+    /// Ends the session: stops the pipeline and closes the peer connection. Returns why the
+    /// capture stopped, if it stopped with an error.
+    pub async fn stop(mut self) -> Option<String> {
+        let capture_error = match self.video.take() {
+            Some(video) => video.stop().await.map(|e| e.to_string()),
+            None => None,
+        };
+        if let Err(err) = self.pc.close().await {
+            tracing::debug!(%err, "closing the peer connection");
+        }
+        capture_error
+    }
+}
+
+/// Maps webrtc-rs states to what the agent does next.
+pub fn is_terminal(state: PeerState) -> bool {
+    matches!(state, PeerState::Failed | PeerState::Closed)
+}
+
+fn rand_ssrc() -> u32 {
+    use rand_core::RngCore;
+    // Unique per session is all an SSRC needs; the low bit keeps it non-zero.
+    rand_core::OsRng.next_u32() | 1
+}

@@ -1,0 +1,9 @@
+//! Media plumbing shared by the agent and the viewer: H.264 encoding and decoding with
+//! openh264, colour conversion, WebRTC peer connections (webrtc-rs), and the latency probe
+//! pattern the benchmark paints into the screen.
+#![forbid(unsafe_code)]
+
+pub mod codec;
+pub mod image;
+pub mod probe;
+pub mod rtc;

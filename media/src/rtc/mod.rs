@@ -1,0 +1,14 @@
+//! WebRTC plumbing on webrtc-rs 0.21: building peer connections from Tether's ICE
+//! configuration, turning its callbacks into events, H.264 on the wire, and reassembling
+//! received RTP into access units.
+
+mod assembler;
+mod keyframe;
+mod peer;
+mod runtime;
+
+pub use assembler::{AssembledFrame, AssemblerStats, FrameAssembler};
+pub use peer::{
+    PeerEvent, PeerOptions, PeerState, RtcError, build_peer, candidate_from_proto,
+    candidate_to_proto, h264_codec, selected_pair, video_track,
+};

@@ -1,0 +1,273 @@
+//! Peer connections from Tether's ICE configuration, with callbacks turned into events.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use rtc::interceptor::Slot;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::media_engine::MIME_TYPE_H264;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RtpCodecKind,
+};
+use tether_proto::signal::IceCandidate;
+use tether_proto::{IceConfig, TransportPolicy};
+use tokio::sync::mpsc;
+use webrtc::data_channel::DataChannel;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceServer, RTCIceTransportPolicy,
+    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCStatsReportEntry, Registry,
+    SettingEngineBuilder, StatsSelector, register_default_interceptors,
+};
+
+use super::keyframe::{KEYFRAME_REQUEST_SLOT, KeyframeRequestForwarder};
+use super::runtime::BufferedRuntime;
+
+/// The one video codec Tether offers: H.264 constrained baseline, which every browser decodes.
+pub fn h264_codec() -> RTCRtpCodecParameters {
+    RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: MIME_TYPE_H264.to_owned(),
+            clock_rate: 90_000,
+            channels: 0,
+            sdp_fmtp_line: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+                .to_owned(),
+            rtcp_feedback: vec![],
+        },
+        payload_type: 102,
+    }
+}
+
+/// Why a peer connection could not be made or used.
+#[derive(Debug, thiserror::Error)]
+pub enum RtcError {
+    /// webrtc-rs refused.
+    #[error("WebRTC: {0}")]
+    Webrtc(#[from] webrtc::error::Error),
+}
+
+/// What a peer connection reports, in the order it happened.
+#[derive(Clone)]
+pub enum PeerEvent {
+    /// A local ICE candidate to trickle to the peer.
+    LocalCandidate(IceCandidate),
+    /// The connection state changed.
+    State(PeerState),
+    /// The peer's media track arrived (viewer side).
+    Track(Arc<dyn TrackRemote>),
+    /// The peer opened a data channel.
+    DataChannel(Arc<dyn DataChannel>),
+}
+
+/// The connection states Tether acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerState {
+    /// ICE and DTLS are being set up.
+    Connecting,
+    /// Media can flow.
+    Connected,
+    /// Connectivity was lost; ICE may still recover.
+    Disconnected,
+    /// ICE or DTLS failed for good.
+    Failed,
+    /// Closed locally.
+    Closed,
+}
+
+/// How to build a peer connection.
+#[derive(Debug, Clone)]
+pub struct PeerOptions {
+    /// STUN/TURN servers and policy, as the signaling server handed them out.
+    pub ice: IceConfig,
+    /// Local UDP addresses to gather host candidates on. `0.0.0.0:0` means every interface
+    /// (not loopback); tests on one machine pass `127.0.0.1:0`.
+    pub udp_bind: Vec<String>,
+}
+
+struct Handler {
+    events: mpsc::Sender<PeerEvent>,
+    dropped: AtomicU64,
+}
+
+impl Handler {
+    fn emit(&self, event: PeerEvent) {
+        // Callbacks run on webrtc-rs's driver task and must not block: hand the event over or
+        // count it. The channel is deep enough that this only happens if the session is stuck.
+        if self.events.try_send(event).is_err() {
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::warn!(dropped = n, "peer event channel full; event dropped");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        match event.candidate.to_json() {
+            Ok(init) => self.emit(PeerEvent::LocalCandidate(candidate_to_proto(init))),
+            Err(err) => tracing::warn!(%err, "local candidate could not be serialised"),
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let state = match state {
+            RTCPeerConnectionState::Connected => PeerState::Connected,
+            RTCPeerConnectionState::Disconnected => PeerState::Disconnected,
+            RTCPeerConnectionState::Failed => PeerState::Failed,
+            RTCPeerConnectionState::Closed => PeerState::Closed,
+            _ => PeerState::Connecting,
+        };
+        self.emit(PeerEvent::State(state));
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        self.emit(PeerEvent::Track(track));
+    }
+
+    async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
+        self.emit(PeerEvent::DataChannel(channel));
+    }
+}
+
+/// Builds a peer connection that reports to `events`. Must run inside a tokio runtime.
+pub async fn build_peer(
+    options: &PeerOptions,
+    events: mpsc::Sender<PeerEvent>,
+) -> Result<Arc<dyn PeerConnection>, RtcError> {
+    let mut media = MediaEngine::default();
+    media.register_codec(h264_codec(), RtpCodecKind::Video)?;
+    // NACK, RTCP sender/receiver reports and TWCC feedback come from webrtc-rs's interceptors;
+    // codecs must be registered first so their feedback lines reach the SDP.
+    let registry = register_default_interceptors(Registry::new(), &mut media)?
+        .with(Slot::from(KEYFRAME_REQUEST_SLOT), KeyframeRequestForwarder::default());
+    let ice_servers = options
+        .ice
+        .ice_servers
+        .iter()
+        .map(|s| RTCIceServer {
+            urls: s.urls.clone(),
+            username: s.username.clone().unwrap_or_default(),
+            credential: s.credential.clone().unwrap_or_default(),
+        })
+        .collect();
+    let policy = match options.ice.ice_transport_policy {
+        TransportPolicy::All => RTCIceTransportPolicy::All,
+        TransportPolicy::Relay => RTCIceTransportPolicy::Relay,
+    };
+    let config = RTCConfigurationBuilder::new()
+        .with_ice_servers(ice_servers)
+        .with_ice_transport_policy(policy)
+        .build();
+    // mDNS candidates need a multicast socket that containers and network namespaces often
+    // cannot open (build() then fails); Tether trickles plain addresses instead.
+    let settings = SettingEngineBuilder::new()
+        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+        .build();
+    let handler = Arc::new(Handler { events, dropped: AtomicU64::new(0) });
+    let pc = PeerConnectionBuilder::new()
+        .with_configuration(config)
+        .with_media_engine(media)
+        .with_setting_engine(settings)
+        .with_interceptor_registry(registry)
+        .with_runtime(BufferedRuntime::shared())
+        .with_handler(handler)
+        .with_udp_addrs(options.udp_bind.clone())
+        .build()
+        .await?;
+    Ok(Arc::new(pc))
+}
+
+/// A local H.264 track sending with `ssrc`.
+pub fn video_track(ssrc: u32) -> Result<Arc<TrackLocalStaticSample>, RtcError> {
+    let track = MediaStreamTrack::new(
+        "tether".to_owned(),
+        "screen".to_owned(),
+        "screen".to_owned(),
+        RtpCodecKind::Video,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: h264_codec().rtp_codec,
+            ..Default::default()
+        }],
+    );
+    Ok(Arc::new(TrackLocalStaticSample::new(Instant::now(), track)?))
+}
+
+/// webrtc-rs's candidate as it goes on the wire.
+pub fn candidate_to_proto(init: RTCIceCandidateInit) -> IceCandidate {
+    IceCandidate {
+        candidate: init.candidate,
+        // webrtc-rs writes an empty mid; browsers reject "" but accept an m-line index alone.
+        sdp_mid: init.sdp_mid.filter(|mid| !mid.is_empty()),
+        sdp_mline_index: init.sdp_mline_index.or(Some(0)),
+        username_fragment: init.username_fragment.filter(|u| !u.is_empty()),
+    }
+}
+
+/// A candidate from the wire, for `add_ice_candidate`.
+pub fn candidate_from_proto(candidate: &IceCandidate) -> RTCIceCandidateInit {
+    RTCIceCandidateInit {
+        candidate: candidate.candidate.clone(),
+        sdp_mid: candidate.sdp_mid.clone(),
+        sdp_mline_index: candidate.sdp_mline_index,
+        username_fragment: candidate.username_fragment.clone(),
+        ..Default::default()
+    }
+}
+
+/// The selected candidate pair as `host 127.0.0.1:50000 -> host 127.0.0.1:50002`, if ICE
+/// has chosen one.
+pub async fn selected_pair(pc: &dyn PeerConnection) -> Option<String> {
+    let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
+    let pair_id = report.transport()?.selected_candidate_pair_id.clone();
+    let Some(RTCStatsReportEntry::IceCandidatePair(pair)) = report.get(&pair_id) else {
+        return None;
+    };
+    let describe = |id: &str| match report.get(id) {
+        Some(RTCStatsReportEntry::LocalCandidate(c) | RTCStatsReportEntry::RemoteCandidate(c)) => {
+            format!("{} {}:{}", c.candidate_type, c.address.as_deref().unwrap_or("?"), c.port)
+        }
+        _ => "?".to_owned(),
+    };
+    Some(format!(
+        "{} -> {}",
+        describe(&pair.local_candidate_id),
+        describe(&pair.remote_candidate_id)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_survive_the_wire_and_lose_empty_mids() {
+        let init = RTCIceCandidateInit {
+            candidate: "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host".into(),
+            sdp_mid: Some(String::new()),
+            sdp_mline_index: Some(0),
+            username_fragment: Some("abcd".into()),
+            ..Default::default()
+        };
+        let wire = candidate_to_proto(init);
+        assert_eq!(wire.sdp_mid, None);
+        assert_eq!(wire.sdp_mline_index, Some(0));
+        let back = candidate_from_proto(&wire);
+        assert_eq!(back.candidate, "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host");
+        assert_eq!(back.username_fragment.as_deref(), Some("abcd"));
+    }
+
+    #[test]
+    fn the_codec_is_browser_baseline() {
+        let codec = h264_codec();
+        assert!(codec.rtp_codec.sdp_fmtp_line.contains("packetization-mode=1"));
+        assert!(codec.rtp_codec.sdp_fmtp_line.contains("profile-level-id=42e01f"));
+    }
+}

@@ -1,0 +1,330 @@
+//! The viewer's session: join by code, answer the agent's offer, trickle candidates, receive
+//! and decode the video, print state and stats, end cleanly.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use tether_media::rtc::{
+    PeerEvent, PeerOptions, PeerState, build_peer, candidate_from_proto, selected_pair,
+};
+use tether_proto::signal::{
+    Bye, ByeReason, Candidate, ClientMsg, IceCandidate, Join, Role, Sdp, ServerMsg,
+};
+use tether_proto::{IceConfig, SessionCode};
+use tether_signal::client::{ClientOptions, SignalClient, SignalSender};
+use tokio::sync::mpsc;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
+
+use crate::decode::{Decoding, RtpIn, Shared};
+
+/// What the command line asked for.
+pub struct ViewerSettings {
+    pub name: String,
+    pub snapshot: Option<PathBuf>,
+    pub duration: Option<Duration>,
+    pub latency_probe: bool,
+    pub udp_bind: Vec<String>,
+}
+
+const STATS_EVERY: Duration = Duration::from_secs(1);
+/// At most one keyframe request per this interval while the decoder waits for one.
+const PLI_EVERY: Duration = Duration::from_millis(300);
+
+struct Peer {
+    pc: Arc<dyn PeerConnection>,
+    events: mpsc::Receiver<PeerEvent>,
+}
+
+/// Joins with `code` and receives until the session ends.
+pub async fn run(
+    server: &str,
+    options: &ClientOptions,
+    code: SessionCode,
+    settings: &ViewerSettings,
+) -> anyhow::Result<()> {
+    let mut client = SignalClient::connect(server, options).await?;
+    client.hello(Role::Viewer, &settings.name).await?;
+    client.send(&ClientMsg::Join(Join { code })).await?;
+    println!("state: joining {code}");
+    let (mut tx, mut rx) = client.split();
+    let decoding = Decoding::start(settings.snapshot.clone(), settings.latency_probe)
+        .context("cannot start the decode thread")?;
+    let mut ice = IceConfig::default();
+    let mut peer: Option<Peer> = None;
+    let mut early_candidates: Vec<IceCandidate> = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut stats = StatsPrinter::new();
+    let mut stats_tick = tokio::time::interval(STATS_EVERY);
+    let deadline = settings.duration.map(|d| tokio::time::Instant::now() + d);
+    let ending = async {
+        match deadline {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(ending);
+    let outcome: anyhow::Result<()> = loop {
+        tokio::select! {
+            () = &mut ending => {
+                hang_up(&mut tx).await;
+                break Ok(());
+            }
+            _ = tokio::signal::ctrl_c() => {
+                hang_up(&mut tx).await;
+                break Ok(());
+            }
+            msg = rx.recv() => {
+                let msg = match msg {
+                    Ok(msg) => msg,
+                    Err(err) => break Err(anyhow::Error::new(err).context("signaling connection lost")),
+                };
+                match msg {
+                    ServerMsg::Joined(joined) => {
+                        ice = joined.ice;
+                        println!("state: joined {:?}; waiting for the person there to allow", joined.agent_name);
+                    }
+                    ServerMsg::Offer(offer) => {
+                        if peer.is_some() {
+                            tracing::warn!("renegotiation is not supported yet; offer ignored");
+                            continue;
+                        }
+                        println!("state: connecting");
+                        match answer(&ice, &settings.udp_bind, offer).await {
+                            Ok((p, sdp)) => {
+                                tx.send(&ClientMsg::Answer(sdp)).await?;
+                                for c in early_candidates.drain(..) {
+                                    add_candidate(p.pc.as_ref(), &c).await;
+                                }
+                                peer = Some(p);
+                            }
+                            Err(err) => break Err(err),
+                        }
+                    }
+                    ServerMsg::Candidate(Candidate { candidate: Some(c) }) => match &peer {
+                        Some(p) => add_candidate(p.pc.as_ref(), &c).await,
+                        None => early_candidates.push(c),
+                    },
+                    ServerMsg::Bye(bye) => break ended(&bye),
+                    ServerMsg::Error(err) => break Err(anyhow::anyhow!("{} ({})", err.message, err.code)),
+                    _ => {}
+                }
+            }
+            Some(event) = next_event(&mut peer) => match event {
+                PeerEvent::LocalCandidate(c) => {
+                    tx.send(&ClientMsg::Candidate(Candidate { candidate: Some(c) })).await?;
+                }
+                PeerEvent::Track(track) => {
+                    if let Some(feeder) = decoding.feeder() {
+                        tasks.spawn(read_track(track.clone(), feeder));
+                        tasks.spawn(request_keyframes(track, decoding.shared.clone()));
+                    }
+                }
+                PeerEvent::State(PeerState::Connected) => {
+                    let pair = match &peer {
+                        Some(p) => selected_pair(p.pc.as_ref()).await.unwrap_or_default(),
+                        None => String::new(),
+                    };
+                    println!("state: connected ({pair})");
+                }
+                PeerEvent::State(PeerState::Failed) => {
+                    let _ = tx.send(&ClientMsg::Bye(Bye { reason: ByeReason::IceFailed, message: None })).await;
+                    break Err(anyhow::anyhow!("no network path to the computer could be found (ICE failed)"));
+                }
+                PeerEvent::State(state) => tracing::debug!(?state, "connection state"),
+                PeerEvent::DataChannel(_) => {}
+            },
+            _ = stats_tick.tick() => {
+                if peer.is_some() {
+                    println!("{}", stats.line(&decoding.shared));
+                }
+            }
+        }
+    };
+    tasks.abort_all();
+    if let Some(p) = peer.take() {
+        let _ = p.pc.close().await;
+    }
+    let shared = decoding.shared.clone();
+    tokio::task::spawn_blocking(move || decoding.stop()).await.ok();
+    println!("{}", stats.line(&shared));
+    if settings.latency_probe {
+        println!("{}", latency_line(&shared.latencies()));
+    }
+    outcome
+}
+
+async fn next_event(peer: &mut Option<Peer>) -> Option<PeerEvent> {
+    match peer {
+        Some(p) => p.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn answer(ice: &IceConfig, udp_bind: &[String], offer: Sdp) -> anyhow::Result<(Peer, Sdp)> {
+    let (events_tx, events) = mpsc::channel(256);
+    let options = PeerOptions { ice: ice.clone(), udp_bind: udp_bind.to_vec() };
+    let pc = build_peer(&options, events_tx).await?;
+    let offer = RTCSessionDescription::offer(offer.sdp).context("the offer is not valid SDP")?;
+    pc.set_remote_description(offer).await.context("the offer could not be applied")?;
+    let answer = pc.create_answer(None).await?;
+    pc.set_local_description(answer.clone()).await?;
+    Ok((Peer { pc, events }, Sdp { sdp: answer.sdp }))
+}
+
+async fn add_candidate(pc: &dyn PeerConnection, candidate: &IceCandidate) {
+    if candidate.candidate.is_empty() {
+        return;
+    }
+    if let Err(err) = pc.add_ice_candidate(candidate_from_proto(candidate)).await {
+        tracing::warn!(%err, "remote candidate refused");
+    }
+}
+
+async fn hang_up(tx: &mut SignalSender) {
+    let _ = tx.send(&ClientMsg::Bye(Bye { reason: ByeReason::Hangup, message: None })).await;
+    println!("state: ended (hung up)");
+}
+
+fn ended(bye: &Bye) -> anyhow::Result<()> {
+    let why = match bye.reason {
+        ByeReason::Hangup => "the viewer hung up",
+        ByeReason::Stopped => "the person stopped sharing",
+        ByeReason::Denied => "the person declined",
+        ByeReason::ConsentTimeout => "nobody answered the request",
+        ByeReason::PeerLeft => "the computer disconnected",
+        ByeReason::IceFailed => "no network path could be found",
+        ByeReason::ServerShutdown => "the signaling server shut down",
+        ByeReason::Other => "ended",
+    };
+    let text = match &bye.message {
+        Some(message) => format!("{why}: {message}"),
+        None => why.to_owned(),
+    };
+    println!("state: ended ({text})");
+    match bye.reason {
+        ByeReason::Denied | ByeReason::ConsentTimeout | ByeReason::IceFailed => bail!("{text}"),
+        _ => Ok(()),
+    }
+}
+
+/// Moves RTP from webrtc-rs's track queue to the decode thread as fast as it comes: that
+/// queue drops packets when full, and such drops are never retransmitted.
+async fn read_track(track: Arc<dyn TrackRemote>, feeder: crate::decode::Feeder) {
+    while let Some(event) = track.poll().await {
+        match event {
+            TrackRemoteEvent::OnRtpPacket(packet) => {
+                let rtp = RtpIn {
+                    sequence_number: packet.header.sequence_number,
+                    timestamp: packet.header.timestamp,
+                    marker: packet.header.marker,
+                    payload: packet.payload,
+                };
+                if !feeder.feed(rtp) {
+                    return;
+                }
+            }
+            TrackRemoteEvent::OnEnded => return,
+            _ => {}
+        }
+    }
+}
+
+/// Sends a PLI while the decoder waits for a keyframe, at most every [`PLI_EVERY`].
+async fn request_keyframes(track: Arc<dyn TrackRemote>, shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(PLI_EVERY);
+    loop {
+        tick.tick().await;
+        if !shared.wants_keyframe.swap(false, Ordering::Relaxed) {
+            continue;
+        }
+        let Some(&ssrc) = track.ssrcs().await.first() else { continue };
+        let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: ssrc };
+        if let Err(err) = track.write_rtcp(vec![Box::new(pli)]).await {
+            tracing::debug!(%err, "PLI not sent");
+        }
+    }
+}
+
+/// Turns the decode counters into one `stats:` line a second.
+struct StatsPrinter {
+    last: Instant,
+    frames: u64,
+    bytes: u64,
+    decode_us: u64,
+}
+
+impl StatsPrinter {
+    fn new() -> Self {
+        StatsPrinter { last: Instant::now(), frames: 0, bytes: 0, decode_us: 0 }
+    }
+
+    fn line(&mut self, shared: &Shared) -> String {
+        let s = &shared.stats;
+        let (frames, bytes, decode_us) = (
+            s.frames.load(Ordering::Relaxed),
+            s.bytes.load(Ordering::Relaxed),
+            s.decode_us.load(Ordering::Relaxed),
+        );
+        let secs = self.last.elapsed().as_secs_f64().max(0.001);
+        let new_frames = frames - self.frames;
+        let line = format!(
+            "stats: fps={:.1} kbps={:.0} decode_ms={:.2} frames={} lost={} discarded={} dropped={} errors={} size={}x{}",
+            new_frames as f64 / secs,
+            (bytes - self.bytes) as f64 * 8.0 / 1000.0 / secs,
+            (decode_us - self.decode_us) as f64 / 1000.0 / new_frames.max(1) as f64,
+            frames,
+            s.lost.load(Ordering::Relaxed),
+            s.discarded.load(Ordering::Relaxed),
+            s.queue_drops.load(Ordering::Relaxed),
+            s.decode_errors.load(Ordering::Relaxed),
+            s.width.load(Ordering::Relaxed),
+            s.height.load(Ordering::Relaxed),
+        );
+        *self = StatsPrinter { last: Instant::now(), frames, bytes, decode_us };
+        line
+    }
+}
+
+/// `latency: frames=N p50=.. p95=.. p99=.. ms`, from the probe readings.
+fn latency_line(latencies: &[f64]) -> String {
+    if latencies.is_empty() {
+        return "latency: frames=0 (no probe pattern read)".to_owned();
+    }
+    let mut sorted = latencies.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let pct = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
+    format!(
+        "latency: frames={} p50={:.1}ms p95={:.1}ms p99={:.1}ms max={:.1}ms",
+        sorted.len(),
+        pct(0.50),
+        pct(0.95),
+        pct(0.99),
+        pct(1.0)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_percentiles() {
+        let samples: Vec<f64> = (1..=100).map(f64::from).collect();
+        let line = latency_line(&samples);
+        assert!(line.contains("frames=100"), "{line}");
+        assert!(line.contains("p50=51.0ms") || line.contains("p50=50.0ms"), "{line}");
+        assert!(line.contains("p99=99.0ms"), "{line}");
+        assert_eq!(latency_line(&[]), "latency: frames=0 (no probe pattern read)");
+    }
+
+    #[test]
+    fn refusals_are_errors_and_normal_ends_are_not() {
+        assert!(ended(&Bye { reason: ByeReason::Denied, message: None }).is_err());
+        assert!(ended(&Bye { reason: ByeReason::Stopped, message: None }).is_ok());
+    }
+}
