@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
 
+# One build cache for every checkout on this machine (CI tests a fresh clone elsewhere): a cold
+# build of webrtc-rs and openh264 takes minutes on two cores, a warm one seconds.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tether/target}"
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -120,7 +120,7 @@ impl Session {
     /// capture stopped, if it stopped with an error.
     pub async fn stop(mut self) -> Option<String> {
         let capture_error = match self.video.take() {
-            Some(video) => video.stop().await.map(|e| e.to_string()),
+            Some(video) => video.stop().await,
             None => None,
         };
         if let Err(err) = self.pc.close().await {

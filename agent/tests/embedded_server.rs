@@ -74,14 +74,16 @@ fn agent_prints_address_and_code_and_a_viewer_can_join() {
     let code = agent.line_starting("code: ");
     assert!(is_display_code(&code), "{code:?}");
 
+    // No terminal to ask on and no --auto-allow: the agent must deny, and say so.
     let out = viewer()
         .args([code.as_str(), "--server", &server.replace("ws://", "http://"), "--name", "Sam"])
+        .arg("--headless")
         .output()
         .expect("tether-viewer runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "a denied viewer exits with an error: {stdout}");
     assert!(stdout.contains("state: joined"), "{stdout}");
-    assert!(stdout.contains("state: ended"), "{stdout}");
+    assert!(stdout.contains("state: ended (the person declined"), "{stdout}");
 }
 
 #[test]
@@ -100,12 +102,12 @@ fn a_wrong_code_is_a_clear_error() {
     let code = agent.line_starting("code: ");
     let wrong =
         if code.starts_with('0') { code.replacen('0', "1", 1) } else { format!("0{}", &code[1..]) };
-    let out = viewer().args([wrong.as_str(), "--server", &server]).output().unwrap();
+    let out = viewer().args([wrong.as_str(), "--server", &server, "--headless"]).output().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown_code"), "{stderr}");
 
-    let out = viewer().args(["12-34", "--server", &server]).output().unwrap();
+    let out = viewer().args(["12-34", "--server", &server, "--headless"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("9 digits"));
 }

@@ -1,6 +1,7 @@
 //! Test and benchmark harness for Tether; never shipped.
 //!
-//! - [`xvfb`]: private Xvfb servers (own display number each), RandR resizes and monitors.
+//! - [`xvfb`]: private Xvfb servers, each with its own display number.
+//! - [`randr`]: screen size changes and extra monitors, as users and hot-plugs make them.
 //! - [`paint`]: draw known pictures on a display and read back what the server shows.
 //! - [`process`]: child processes for end-to-end tests: stdout lines, waiting, kill on drop,
 //!   and where the workspace's binaries are.
@@ -8,4 +9,5 @@
 
 pub mod paint;
 pub mod process;
+pub mod randr;
 pub mod xvfb;

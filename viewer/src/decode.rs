@@ -26,6 +26,9 @@ use tether_media::rtc::FrameAssembler;
 const RTP_QUEUE: usize = 4096;
 /// How long a missing packet may be waited for (NACK retransmission) before the frame is lost.
 const REORDER_WAIT: Duration = Duration::from_millis(120);
+/// Latency readings in the first second after the first picture are left out: they measure
+/// connection start-up (the first keyframe, the decoder warming up), not the steady state.
+const LATENCY_WARMUP: Duration = Duration::from_secs(1);
 /// The snapshot is rewritten at least this often while frames arrive.
 const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
 
@@ -142,6 +145,8 @@ fn decode_loop(
     let mut last_snapshot: Option<Instant> = None;
     let mut latest: Option<DecodedFrame> = None;
     let layout = ProbeLayout::default();
+    let mut first_picture: Option<Instant> = None;
+    let mut have_picture = false;
     let stats = &shared.stats;
     loop {
         // Wake at least a few times a second so the snapshot is rewritten even when the screen
@@ -151,7 +156,7 @@ fn decode_loop(
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         };
-        if let (Some(writer), Some(frame)) = (&snapshots, &latest) {
+        if let (Some(writer), Some(frame), true) = (&snapshots, &latest, have_picture) {
             if last_snapshot.is_none_or(|t| t.elapsed() >= SNAPSHOT_EVERY) {
                 writer.offer(frame.clone());
                 last_snapshot = Some(Instant::now());
@@ -167,8 +172,11 @@ fn decode_loop(
         );
         for frame in frames {
             let started = Instant::now();
-            match decoder.decode(&frame.data) {
-                Ok(Some(decoded)) => {
+            // One picture buffer, reused: a fresh 8 MB allocation per 1080p frame costs more
+            // than the colour conversion that fills it.
+            let decoded = latest.get_or_insert_with(DecodedFrame::default);
+            match decoder.decode_into(&frame.data, decoded) {
+                Ok(true) => {
                     let decoded_at = SystemTime::now();
                     stats
                         .decode_us
@@ -177,7 +185,9 @@ fn decode_loop(
                     stats.bytes.fetch_add(frame.data.len() as u64, Ordering::Relaxed);
                     stats.width.store(u64::from(decoded.width), Ordering::Relaxed);
                     stats.height.store(u64::from(decoded.height), Ordering::Relaxed);
-                    if latency_probe {
+                    let warm =
+                        first_picture.get_or_insert_with(Instant::now).elapsed() >= LATENCY_WARMUP;
+                    if latency_probe && warm {
                         if let Some(painted) =
                             read_rgba(&decoded.rgba, decoded.width, decoded.height, &layout)
                         {
@@ -190,9 +200,9 @@ fn decode_loop(
                             }
                         }
                     }
-                    latest = Some(decoded);
+                    have_picture = true;
                 }
-                Ok(None) => {}
+                Ok(false) => {}
                 Err(err) => {
                     stats.decode_errors.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(%err, "frame did not decode; asking for a keyframe");
@@ -207,7 +217,7 @@ fn decode_loop(
             shared.wants_keyframe.store(true, Ordering::Relaxed);
         }
     }
-    if let (Some(writer), Some(frame)) = (snapshots, latest) {
+    if let (Some(writer), Some(frame), true) = (snapshots, latest, have_picture) {
         writer.offer(frame);
         writer.finish();
     }

@@ -18,7 +18,7 @@ use tether_proto::{IceConfig, SessionCode};
 use tether_signal::client::{ClientOptions, SignalClient, SignalSender};
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
+use webrtc::peer_connection::{PeerConnection, RTCSessionDescription, StatsSelector};
 
 use crate::decode::{Decoding, RtpIn, Shared};
 
@@ -139,8 +139,9 @@ pub async fn run(
                 PeerEvent::DataChannel(_) => {}
             },
             _ = stats_tick.tick() => {
-                if peer.is_some() {
-                    println!("{}", stats.line(&decoding.shared));
+                if let Some(p) = &peer {
+                    let network = network_stats(p.pc.as_ref()).await;
+                    println!("{} {network}", stats.line(&decoding.shared));
                 }
             }
         }
@@ -151,7 +152,6 @@ pub async fn run(
     }
     let shared = decoding.shared.clone();
     tokio::task::spawn_blocking(move || decoding.stop()).await.ok();
-    println!("{}", stats.line(&shared));
     if settings.latency_probe {
         println!("{}", latency_line(&shared.latencies()));
     }
@@ -248,6 +248,19 @@ async fn request_keyframes(track: Arc<dyn TrackRemote>, shared: Arc<Shared>) {
             tracing::debug!(%err, "PLI not sent");
         }
     }
+}
+
+/// RTP-level loss as webrtc-rs counts it: `packets=N packets_lost=N nacks=N plis=N`.
+async fn network_stats(pc: &dyn PeerConnection) -> String {
+    let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
+    let (mut packets, mut lost, mut nacks, mut plis) = (0u64, 0i64, 0u64, 0u64);
+    for inbound in report.inbound_rtp_streams() {
+        packets += inbound.received_rtp_stream_stats.packets_received;
+        lost += inbound.received_rtp_stream_stats.packets_lost;
+        nacks += u64::from(inbound.nack_count);
+        plis += u64::from(inbound.pli_count);
+    }
+    format!("packets={packets} packets_lost={lost} nacks={nacks} plis={plis}")
 }
 
 /// Turns the decode counters into one `stats:` line a second.

@@ -234,7 +234,9 @@ pub async fn selected_pair(pc: &dyn PeerConnection) -> Option<String> {
         Some(RTCStatsReportEntry::LocalCandidate(c) | RTCStatsReportEntry::RemoteCandidate(c)) => {
             format!("{} {}:{}", c.candidate_type, c.address.as_deref().unwrap_or("?"), c.port)
         }
-        _ => "?".to_owned(),
+        // webrtc-rs 0.21 does not always list the candidates themselves; the id still names
+        // the candidate (type, protocol, address).
+        _ => id.to_owned(),
     };
     Some(format!(
         "{} -> {}",

@@ -1,0 +1,69 @@
+//! The capture thread: paces itself to the frame rate, skips still screens, converts changed
+//! frames to I420 and hands the newest to the encoder.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tether_media::codec::{I420Frame, bgra_to_i420};
+
+use super::stats::Counter;
+use super::{RawFrame, Shared, SourceFactory, lock};
+use crate::capture::{CaptureError, ChangeDetector};
+
+pub(super) fn run(
+    open_source: SourceFactory,
+    max_fps: f32,
+    shared: &Shared,
+) -> Result<(), CaptureError> {
+    let mut source = open_source()?;
+    let mut detector = ChangeDetector::default();
+    let mut work = I420Frame::new(2, 2);
+    let interval = Duration::from_secs_f32(1.0 / max_fps.max(1.0));
+    let mut next_tick = Instant::now();
+    while !shared.stopping() {
+        let now = Instant::now();
+        if next_tick > now {
+            std::thread::sleep(next_tick - now);
+        }
+        wait_for_encoder(shared);
+        next_tick = (next_tick + interval).max(Instant::now());
+        // DAMAGE says whether anything was drawn: a still screen costs no copy and no compare.
+        if !source.may_have_changed()? {
+            continue;
+        }
+        let started = Instant::now();
+        let frame = source.capture()?;
+        shared.stats.add(Counter::Captured, 1);
+        shared.stats.add_time(Counter::CaptureUs, started);
+        if !detector.changed(&frame) {
+            continue;
+        }
+        let started = Instant::now();
+        bgra_to_i420(frame.data, frame.width, frame.height, frame.stride, &mut work)
+            .map_err(|e| CaptureError::Other(format!("colour conversion failed: {e}")))?;
+        shared.stats.add_time(Counter::ConvertUs, started);
+        let captured_at = frame.captured_at;
+        work = hand_over(shared, RawFrame { i420: work, captured_at });
+    }
+    Ok(())
+}
+
+/// Waits while the encoder is busy: a picture captured now would only wait for it, growing
+/// stale. The spin is coarse (0.5 ms), far below a frame interval.
+fn wait_for_encoder(shared: &Shared) {
+    while shared.encoding.load(Ordering::Acquire) && !shared.stopping() {
+        std::thread::sleep(Duration::from_micros(500));
+    }
+}
+
+/// Puts `frame` in the slot (replacing a picture the encoder has not taken: raw pictures have
+/// no reference chain, so the newest simply wins) and returns a buffer for the next one.
+fn hand_over(shared: &Shared, frame: RawFrame) -> I420Frame {
+    let mut slot = lock(&shared.raw);
+    let replaced = slot.frame.replace(frame);
+    shared.raw_ready.notify_one();
+    match replaced {
+        Some(old) => old.i420,
+        None => slot.spare.take().unwrap_or_default(),
+    }
+}

@@ -1,0 +1,78 @@
+//! The encode thread: H.264-encodes the newest picture and pushes it through the frame gate.
+//! It keeps the last picture so that a keyframe request on a still screen can be answered
+//! without a new capture.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tether_media::codec::{EncoderSettings, H264Encoder, VideoEncoder};
+
+use super::stats::Counter;
+use super::{OutFrame, RawFrame, Shared, VideoSettings, lock};
+
+/// How long the encoder waits for a picture before checking for keyframe requests.
+const IDLE_WAKE: Duration = Duration::from_millis(20);
+/// How often the running figures are logged.
+const REPORT_EVERY: Duration = Duration::from_secs(5);
+
+pub(super) fn run(settings: &VideoSettings, shared: &Shared) -> Result<(), String> {
+    let mut encoder = H264Encoder::new(EncoderSettings {
+        bitrate_bps: settings.bitrate_bps,
+        max_fps: settings.max_fps,
+        ..EncoderSettings::default()
+    })
+    .map_err(|e| format!("cannot start the H.264 encoder: {e}"))?;
+    let mut last: Option<RawFrame> = None;
+    let mut first = true;
+    let mut last_report = Instant::now();
+    while !shared.stopping() {
+        let fresh = next_picture(shared);
+        let keyframe_wanted = lock(&shared.gate).keyframe_wanted(Instant::now());
+        if let Some(frame) = fresh {
+            if let Some(old) = last.replace(frame) {
+                lock(&shared.raw).spare = Some(old.i420);
+            }
+        } else if !keyframe_wanted {
+            continue;
+        }
+        // A new picture, or a keyframe request answered with the last picture.
+        let Some(frame) = &last else { continue };
+        let started = Instant::now();
+        shared.encoding.store(true, Ordering::Release);
+        let result = encoder.encode(&frame.i420, first || keyframe_wanted);
+        shared.encoding.store(false, Ordering::Release);
+        match result {
+            Ok(Some(encoded)) => {
+                first = false;
+                shared.stats.add_time(Counter::EncodeUs, started);
+                shared.stats.add(Counter::Encoded, 1);
+                let keyframe = encoded.keyframe;
+                let out = OutFrame { frame: encoded, captured_at: frame.captured_at };
+                lock(&shared.gate).push(Instant::now(), out, keyframe);
+                shared.frame_ready.notify_one();
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(%err, "encoding failed; asking for a keyframe");
+                lock(&shared.gate).request_keyframe(Instant::now());
+            }
+        }
+        if last_report.elapsed() >= REPORT_EVERY {
+            shared.stats.report(last_report.elapsed());
+            last_report = Instant::now();
+        }
+    }
+    Ok(())
+}
+
+/// The newest picture from the capture thread, waiting up to [`IDLE_WAKE`] for one.
+fn next_picture(shared: &Shared) -> Option<RawFrame> {
+    let mut slot = lock(&shared.raw);
+    if slot.frame.is_none() && !shared.stopping() {
+        slot = match shared.raw_ready.wait_timeout(slot, IDLE_WAKE) {
+            Ok((guard, _)) => guard,
+            Err(poisoned) => poisoned.into_inner().0,
+        };
+    }
+    slot.frame.take()
+}

@@ -1,0 +1,5 @@
+//! Pieces of `tether-bench` (included by the binary with `#[path]`, not part of the library).
+
+pub mod motion;
+pub mod procfs;
+pub mod report;
