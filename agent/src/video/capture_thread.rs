@@ -27,6 +27,7 @@ pub(super) fn run(
         }
         wait_for_encoder(shared);
         next_tick = (next_tick + interval).max(Instant::now());
+        shared.stats.add(Counter::Polled, 1);
         // DAMAGE says whether anything was drawn: a still screen costs no copy and no compare.
         if !source.may_have_changed()? {
             continue;

@@ -13,6 +13,7 @@ pub(super) struct Stats {
 
 #[derive(Default)]
 pub(super) struct Counters {
+    pub(super) polled: AtomicU64,
     pub(super) captured: AtomicU64,
     pub(super) encoded: AtomicU64,
     pub(super) sent: AtomicU64,
@@ -25,6 +26,8 @@ pub(super) struct Counters {
 /// Which counter to add to.
 #[derive(Clone, Copy)]
 pub(super) enum Counter {
+    /// Capture ticks, including those that found nothing drawn.
+    Polled,
     Captured,
     Encoded,
     Sent,
@@ -37,6 +40,7 @@ pub(super) enum Counter {
 impl Counters {
     fn get(&self, counter: Counter) -> &AtomicU64 {
         match counter {
+            Counter::Polled => &self.polled,
             Counter::Captured => &self.captured,
             Counter::Encoded => &self.encoded,
             Counter::Sent => &self.sent,
