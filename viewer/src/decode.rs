@@ -147,6 +147,7 @@ fn decode_loop(
     let layout = ProbeLayout::default();
     let mut first_picture: Option<Instant> = None;
     let mut have_picture = false;
+    let mut decoder_broken = false;
     let stats = &shared.stats;
     loop {
         // Wake at least a few times a second so the snapshot is rewritten even when the screen
@@ -201,21 +202,23 @@ fn decode_loop(
                         }
                     }
                     have_picture = true;
+                    decoder_broken &= !frame.keyframe;
                 }
                 Ok(false) => {}
                 Err(err) => {
                     stats.decode_errors.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(%err, "frame did not decode; asking for a keyframe");
-                    shared.wants_keyframe.store(true, Ordering::Relaxed);
+                    decoder_broken = true;
                 }
             }
         }
         let a = assembler.stats();
         stats.lost.store(a.frames_lost, Ordering::Relaxed);
         stats.discarded.store(a.frames_discarded, Ordering::Relaxed);
-        if assembler.wants_keyframe() {
-            shared.wants_keyframe.store(true, Ordering::Relaxed);
-        }
+        // The current need, not a latch: a keyframe that completes right after its first
+        // packets must not be followed by a PLI asking for another one.
+        let wanted = assembler.wants_keyframe() || decoder_broken;
+        shared.wants_keyframe.store(wanted, Ordering::Relaxed);
     }
     if let (Some(writer), Some(frame), true) = (snapshots, latest, have_picture) {
         writer.offer(frame);

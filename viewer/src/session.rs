@@ -236,7 +236,8 @@ async fn read_track(track: Arc<dyn TrackRemote>, feeder: crate::decode::Feeder) 
 
 /// Sends a PLI while the decoder waits for a keyframe, at most every [`PLI_EVERY`].
 async fn request_keyframes(track: Arc<dyn TrackRemote>, shared: Arc<Shared>) {
-    let mut tick = tokio::time::interval(PLI_EVERY);
+    // Not at once: the first keyframe is usually still arriving when the track opens.
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + PLI_EVERY, PLI_EVERY);
     loop {
         tick.tick().await;
         if !shared.wants_keyframe.swap(false, Ordering::Relaxed) {
