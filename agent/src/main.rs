@@ -64,12 +64,7 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    tether_signal::cli::init_logging();
     let cli = Cli::parse();
     if !cli.no_tray {
         tracing::info!("no tray icon yet: the terminal asks and reports");

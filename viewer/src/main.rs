@@ -48,12 +48,7 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    tether_signal::cli::init_logging();
     let cli = Cli::parse();
     let code: SessionCode =
         cli.code.parse().with_context(|| format!("{:?} is not a session code", cli.code))?;

@@ -17,12 +17,7 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    tether_signal::cli::init_logging();
     let cli = Cli::parse();
     let config = cli.server.to_config().context("invalid server options")?;
     let scheme = if config.tls.is_some() { "wss" } else { "ws" };
