@@ -5,8 +5,12 @@
 #   scripts/deps.sh test    -> that, plus what the end-to-end tests bring up
 set -euo pipefail
 
-BUILD_PKGS=(build-essential pkg-config nasm cmake libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev)
-TEST_PKGS=(xvfb xauth x11-xkb-utils xkb-data xdotool x11-apps x11-utils util-linux)
+BUILD_PKGS=(build-essential pkg-config nasm cmake libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev
+  libasound2-dev libopus-dev libgtk-3-dev libayatana-appindicator3-dev libxdo-dev libxkbcommon-dev)
+TEST_PKGS=(xvfb xauth x11-xkb-utils xkb-data xdotool x11-apps x11-utils util-linux
+  libxkbcommon-x11-0 libayatana-appindicator3-1 dbus dbus-x11 trayer imagemagick
+  pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox
+  chromium nodejs coturn iproute2 iptables)
 
 case "${1:-build}" in
   build) wanted=("${BUILD_PKGS[@]}") ;;
