@@ -1,5 +1,6 @@
-//! Tether's wire protocol, with no I/O: the signaling messages and their JSON encoding, session
-//! codes, typed wire errors, ICE server configuration and TURN REST credentials.
+//! Tether's wire protocol, with no I/O: the signaling messages and their JSON encoding, the
+//! input data channel's messages, session codes, typed wire errors, ICE server configuration
+//! and TURN REST credentials.
 //!
 //! Nothing here reads the clock or the OS random source: callers pass time and randomness in,
 //! so every rule is testable without a network (see `ARCHITECTURE.md`).
@@ -10,6 +11,7 @@ mod code;
 mod error;
 mod gate;
 mod ice;
+pub mod input;
 pub mod signal;
 mod turn;
 

@@ -1,6 +1,7 @@
 //! Every JSON example in docs/protocol.md decodes as the message it documents, so the page
 //! cannot drift from the code.
 
+use tether_proto::input::InputMsg;
 use tether_proto::signal::{ClientMsg, ServerMsg};
 
 #[test]
@@ -15,12 +16,13 @@ fn every_example_in_the_protocol_page_decodes() {
             let text = value.to_string();
             let as_client = ClientMsg::decode(&text);
             let as_server = ServerMsg::decode(&text);
+            let as_input = InputMsg::decode(&text);
             assert!(
-                as_client.is_ok() || as_server.is_ok(),
-                "{text}\nclient: {as_client:?}\nserver: {as_server:?}"
+                as_client.is_ok() || as_server.is_ok() || as_input.is_ok(),
+                "{text}\nclient: {as_client:?}\nserver: {as_server:?}\ninput: {as_input:?}"
             );
             examples += 1;
         }
     }
-    assert!(examples >= 12, "only {examples} examples found");
+    assert!(examples >= 19, "only {examples} examples found");
 }
