@@ -1,6 +1,6 @@
 //! Tether's wire protocol, with no I/O: the signaling messages and their JSON encoding, the
-//! input data channel's messages, session codes, typed wire errors, ICE server configuration
-//! and TURN REST credentials.
+//! input data channel's messages, the agent's sharing state machine (consent, stop, new code),
+//! session codes, typed wire errors, ICE server configuration and TURN REST credentials.
 //!
 //! Nothing here reads the clock or the OS random source: callers pass time and randomness in,
 //! so every rule is testable without a network (see `ARCHITECTURE.md`).
@@ -12,6 +12,7 @@ mod error;
 mod gate;
 mod ice;
 pub mod input;
+pub mod sharing;
 pub mod signal;
 mod turn;
 
