@@ -61,6 +61,11 @@ impl ChildProcess {
         self.child.id()
     }
 
+    /// The child's stdin, if the command had `stdin(Stdio::piped())`.
+    pub fn stdin(&mut self) -> Option<&mut std::process::ChildStdin> {
+        self.child.stdin.as_mut()
+    }
+
     /// Waits for a stdout line starting with `prefix` and returns the rest of it. Lines before
     /// it are consumed.
     pub fn wait_for_line(&mut self, prefix: &str, timeout: Duration) -> Result<String> {

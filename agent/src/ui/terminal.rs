@@ -3,7 +3,7 @@
 //! Used with `--no-tray` (then stdin is read even when it is a pipe, so scripts and tests can
 //! answer) and when no tray can come up but stdin is a terminal.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::time::Instant;
 
 use tether_proto::sharing::{Decision, Phase};
@@ -60,11 +60,11 @@ async fn serve(mut ui: UiEnd, mut lines: mpsc::Receiver<String>) {
                 if let Phase::Asked { peer, deadline, .. } = &view.phase {
                     let name = if peer.name.is_empty() { "A viewer" } else { &peer.name };
                     let secs = deadline.saturating_duration_since(Instant::now()).as_secs();
-                    print!(
-                        "{name} ({}) asks to see this screen. Allow? [y]es / [v]iew only / [N]o (no answer in {secs} s means no) ",
+                    // A whole line: other state lines may follow before the answer.
+                    println!(
+                        "{name} ({}) asks to see this screen. Allow? [y]es / [v]iew only / [N]o (no answer in {secs} s means no)",
                         peer.addr
                     );
-                    let _ = std::io::stdout().flush();
                 }
             }
             line = lines.recv(), if input_open => match line {
