@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Agent, Desktop, all_lines};
+use common::{Agent, Desktop, all_lines, wait_exit};
 
 fn never_offered(lines: &[String]) -> bool {
     !lines.iter().any(|l| l.starts_with("state: connecting") || l.starts_with("state: connected"))
@@ -20,7 +20,7 @@ fn n_on_stdin_denies_and_nothing_is_sent() {
     let lines = all_lines(&mut viewer);
     assert!(lines.iter().any(|l| l.starts_with("state: ended (the person declined")), "{lines:?}");
     assert!(never_offered(&lines), "{lines:?}");
-    assert!(!viewer.try_wait().unwrap().unwrap().success(), "a denied viewer fails");
+    assert!(!wait_exit(&mut viewer).success(), "a denied viewer fails");
 }
 
 #[test]
@@ -53,12 +53,7 @@ fn commands_show_and_replace_the_code_and_quit() {
     agent.type_line("x");
     agent.wait_for("commands: s stop sharing");
     agent.type_line("q");
-    let deadline = std::time::Instant::now() + common::PATIENCE;
-    while agent.process.try_wait().unwrap().is_none() {
-        assert!(std::time::Instant::now() < deadline, "q quits");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert!(agent.process.try_wait().unwrap().unwrap().success());
+    assert!(wait_exit(&mut agent.process).success(), "q quits cleanly");
 }
 
 #[test]

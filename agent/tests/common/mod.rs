@@ -69,6 +69,18 @@ pub fn all_lines(viewer: &mut ChildProcess) -> Vec<String> {
     lines
 }
 
+/// Waits for a child to exit.
+pub fn wait_exit(child: &mut ChildProcess) -> std::process::ExitStatus {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the process did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Xvfb with a D-Bus session bus and `trayer` (an XEmbed system tray) along the top left.
 pub struct Desktop {
     pub xvfb: Xvfb,
