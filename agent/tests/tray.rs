@@ -93,10 +93,30 @@ fn the_icon_shows_each_state_and_allow_starts_the_session() {
     wait_for_icon(&desktop, tray, SHARING);
     wait_until_gone(&desktop, &["--onlyvisible", "--name", DIALOG]);
 
-    // The viewer hangs up: back to waiting.
-    drop(viewer);
-    agent.wait_for("state: ended (");
+    // Stop sharing from the menu: the viewer is told why and the icon goes back to waiting.
+    // The menu is walked with the keyboard (it grabs it): Code, then Stop sharing (New code
+    // is greyed out while sharing).
+    menu(&desktop, tray, &["Down", "Down", "Return"]);
+    assert_eq!(agent.wait_for("state: waiting ("), "the person stopped sharing)");
+    let lines = all_lines(&mut viewer);
+    assert!(
+        lines.iter().any(|l| l.starts_with("state: ended (the person stopped sharing")),
+        "{lines:?}"
+    );
     wait_for_icon(&desktop, tray, WAITING);
+
+    // New code, then Quit (Stop sharing is greyed out now).
+    menu(&desktop, tray, &["Down", "Down", "Return"]);
+    assert_ne!(agent.wait_for("code: "), agent.code);
+    menu(&desktop, tray, &["Down", "Down", "Down", "Return"]);
+    assert!(wait_exit(&mut agent.process).success(), "Quit ends the agent cleanly");
+}
+
+/// Opens the tray icon's menu (the first icon in the tray) and types `keys` into it.
+fn menu(desktop: &Desktop, tray: (i32, i32, i32, i32), keys: &[&str]) {
+    desktop.click(tray.0 + 16, tray.1 + tray.3 / 2);
+    desktop.wait_for_window(&["--onlyvisible", "--class", "tether-agent"]);
+    desktop.keys(keys);
 }
 
 #[test]

@@ -152,6 +152,11 @@ impl Desktop {
         self.xdotool(&["mousemove", &x.to_string(), &y.to_string(), "click", "1"]);
     }
 
+    /// Types keys (xdotool key names) to whatever has the keyboard.
+    pub fn keys(&self, keys: &[&str]) {
+        self.xdotool(&[&["key", "--delay", "100"], keys].concat());
+    }
+
     fn geometry(&self, id: &str) -> Option<(i32, i32, i32, i32)> {
         let out = self.xdotool(&["getwindowgeometry", "--shell", id]);
         let field = |name: &str| {
