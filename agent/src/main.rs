@@ -3,6 +3,7 @@
 
 mod capture;
 mod embedded;
+mod input;
 mod run;
 mod session;
 mod ui;
@@ -54,6 +55,9 @@ struct Cli {
     /// How long a consent request waits for an answer; no answer means Deny.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     consent_timeout: Duration,
+    /// Share the screen only: inject no input from the viewer (its attempts are counted).
+    #[arg(long)]
+    view_only: bool,
     /// Do not share the system audio.
     #[arg(long)]
     no_audio: bool,
@@ -125,6 +129,7 @@ async fn serve(cli: &Cli, loop_end: LoopEnd, terminal: Option<UiEnd>) -> anyhow:
             bitrate_bps: cli.bitrate.saturating_mul(1000),
         },
         udp_bind: cli.udp_bind.clone(),
+        view_only: cli.view_only,
     };
     let terminal = terminal.map(Terminal::start).transpose()?;
     let result = run::run(&server_url, &options, &settings, loop_end, shutdown_signal()).await;

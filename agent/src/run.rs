@@ -16,6 +16,7 @@ use tether_proto::signal::{Bye, ByeReason, Candidate, ClientMsg, Role, ServerMsg
 use tether_signal::client::{ClientOptions, SignalClient, SignalSender};
 
 use crate::capture;
+use crate::input::InputSettings;
 use crate::session::{Session, is_terminal};
 use crate::ui::{LoopEnd, View};
 use crate::video::VideoSettings;
@@ -29,6 +30,8 @@ pub struct AgentSettings {
     pub display: usize,
     pub video: VideoSettings,
     pub udp_bind: Vec<String>,
+    /// `--view-only`: no session may drive the mouse or keyboard.
+    pub view_only: bool,
 }
 
 /// How often the loop checks that the capture thread is still alive.
@@ -145,9 +148,11 @@ impl Agent<'_> {
                 if self.settings.auto_allow {
                     tracing::warn!("--auto-allow: allowing the viewer without asking");
                 }
-                // The seam for remote control: `view_only` goes to the session's input setting.
+                // View-only if the person chose it at Allow or the agent runs with --view-only.
+                let view_only = view_only || self.settings.view_only;
                 tracing::info!(view_only, "starting the session");
-                match Session::start(&self.ice, &self.settings.udp_bind).await {
+                let input = InputSettings { view_only, monitor: self.settings.display };
+                match Session::start(&self.ice, &self.settings.udp_bind, input).await {
                     Ok((started, offer)) => {
                         self.session = Some(started);
                         self.tx.send(&ClientMsg::Offer(offer)).await?;

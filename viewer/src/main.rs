@@ -1,6 +1,7 @@
 //! `tether-viewer CODE`: joins the agent that shows CODE and receives its screen.
 
 mod decode;
+mod input_script;
 mod session;
 
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use tether_proto::SessionCode;
 use tether_signal::cli::parse_duration;
 use tether_signal::client::ClientOptions;
 
+use crate::input_script::InputScript;
 use crate::session::ViewerSettings;
 
 /// Connect to a computer by the session code it shows.
@@ -41,6 +43,10 @@ struct Cli {
     /// Read the benchmark's latency probe from every frame and print glass-to-glass figures.
     #[arg(long)]
     latency_probe: bool,
+    /// Send the input messages in FILE (one JSON object a line, with an optional "delay_ms")
+    /// on the input channel once it opens; see docs/protocol.md.
+    #[arg(long, value_name = "FILE")]
+    input_script: Option<PathBuf>,
     /// Local UDP address for media (repeatable); 0.0.0.0:0 gathers on every interface.
     #[arg(long, value_name = "IP:PORT", default_value = "0.0.0.0:0")]
     udp_bind: Vec<String>,
@@ -57,6 +63,8 @@ async fn main() -> anyhow::Result<()> {
             "the viewer window is not built yet; run with --headless (and --snapshot FILE to see frames)"
         );
     }
+    // Checked before joining: a bad line is reported now, not in the middle of a session.
+    let input_script = cli.input_script.as_deref().map(InputScript::read).transpose()?;
     let mut options = ClientOptions::default();
     if let Some(ca) = &cli.ca_cert {
         options = options.trust_pem_file(ca)?;
@@ -67,6 +75,7 @@ async fn main() -> anyhow::Result<()> {
         duration: cli.duration,
         latency_probe: cli.latency_probe,
         udp_bind: cli.udp_bind,
+        input_script,
     };
     session::run(&cli.server, &options, code, &settings).await
 }

@@ -11,6 +11,7 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use tether_media::rtc::{
     PeerEvent, PeerOptions, PeerState, build_peer, candidate_from_proto, selected_pair,
 };
+use tether_proto::input::INPUT_CHANNEL;
 use tether_proto::signal::{
     Bye, ByeReason, Candidate, ClientMsg, IceCandidate, Join, Role, Sdp, ServerMsg,
 };
@@ -21,6 +22,7 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{PeerConnection, RTCSessionDescription, StatsSelector};
 
 use crate::decode::{Decoding, RtpIn, Shared};
+use crate::input_script::{self, InputScript};
 
 /// What the command line asked for.
 pub struct ViewerSettings {
@@ -29,6 +31,7 @@ pub struct ViewerSettings {
     pub duration: Option<Duration>,
     pub latency_probe: bool,
     pub udp_bind: Vec<String>,
+    pub input_script: Option<InputScript>,
 }
 
 const STATS_EVERY: Duration = Duration::from_secs(1);
@@ -136,7 +139,12 @@ pub async fn run(
                     break Err(anyhow::anyhow!("no network path to the computer could be found (ICE failed)"));
                 }
                 PeerEvent::State(state) => tracing::debug!(?state, "connection state"),
-                PeerEvent::DataChannel(_) => {}
+                PeerEvent::DataChannel(channel) => {
+                    let is_input = channel.label().await.is_ok_and(|l| l == INPUT_CHANNEL);
+                    if let Some(script) = settings.input_script.clone().filter(|_| is_input) {
+                        tasks.spawn(input_script::play(channel, script));
+                    }
+                }
             },
             _ = stats_tick.tick() => {
                 if let Some(p) = &peer {
