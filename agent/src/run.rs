@@ -20,6 +20,8 @@ pub struct AgentSettings {
     pub display: usize,
     pub video: VideoSettings,
     pub udp_bind: Vec<String>,
+    /// ICE servers and policy of the agent's own, applied over the server's.
+    pub local_ice: tether_proto::LocalIce,
 }
 
 /// How often the loop checks that the capture thread is still alive.
@@ -57,6 +59,7 @@ pub async fn run(
                 if session.as_ref().is_some_and(Session::video_failed) {
                     end_session(&mut session, &mut tx, ByeReason::Stopped, "screen capture stopped").await;
                 }
+                restart_if_due(&mut session, &mut tx).await?;
             }
         }
     }
@@ -78,7 +81,7 @@ async fn handle_server(
 ) -> anyhow::Result<()> {
     match msg {
         ServerMsg::Code(issued) => {
-            *ice = issued.ice;
+            *ice = settings.local_ice.apply(issued.ice);
             // Scripts read this line; it is printed again whenever the code changes.
             println!("code: {}", issued.code);
         }
@@ -110,6 +113,7 @@ async fn handle_server(
             println!("state: ended ({:?})", bye.reason);
             if let Some(s) = session.take() {
                 s.stop().await;
+                println!("state: waiting (the viewer ended the session)");
             }
         }
         ServerMsg::Error(err) => tracing::warn!(code = %err.code, "server: {}", err.message),
@@ -160,6 +164,7 @@ async fn handle_peer_event(
         }
         PeerEvent::State(PeerState::Connected) => {
             let Some(s) = session else { return Ok(()) };
+            s.restart.handle_state(std::time::Instant::now(), PeerState::Connected);
             let display = settings.display;
             let open = Box::new(move || capture::open(display));
             if let Err(err) = s.on_connected(open, settings.video.clone()).await {
@@ -177,8 +182,33 @@ async fn handle_peer_event(
             )
             .await;
         }
-        PeerEvent::State(state) => tracing::info!(?state, "connection state"),
+        PeerEvent::State(state) => {
+            tracing::info!(?state, "connection state");
+            if let Some(s) = session {
+                s.restart.handle_state(std::time::Instant::now(), state);
+            }
+        }
         PeerEvent::Track(_) | PeerEvent::DataChannel(_) => {}
+    }
+    Ok(())
+}
+
+/// Re-offers with an ICE restart when the connection has stayed disconnected.
+async fn restart_if_due(
+    session: &mut Option<Session>,
+    tx: &mut SignalSender,
+) -> anyhow::Result<()> {
+    let Some(s) = session else { return Ok(()) };
+    if !s.restart.poll_restart(std::time::Instant::now()) {
+        return Ok(());
+    }
+    match s.restart_ice().await {
+        Ok(offer) => {
+            tracing::warn!(attempt = s.restart.count, "connection lost; restarting ICE");
+            println!("state: reconnecting (ICE restart)");
+            tx.send(&ClientMsg::Offer(offer)).await?;
+        }
+        Err(err) => tracing::warn!(%err, "ICE restart refused"),
     }
     Ok(())
 }

@@ -5,8 +5,10 @@
 //! - [`paint`]: draw known pictures on a display and read back what the server shows.
 //! - [`process`]: child processes for end-to-end tests: stdout lines, waiting, kill on drop,
 //!   and where the workspace's binaries are.
+//! - [`netlab`]: network namespaces with NAT routers between an agent, a viewer and a server.
 #![forbid(unsafe_code)]
 
+pub mod netlab;
 pub mod paint;
 pub mod process;
 pub mod randr;
