@@ -4,6 +4,7 @@
 mod capture;
 mod embedded;
 mod input;
+mod restart;
 mod run;
 mod session;
 mod ui;
@@ -70,6 +71,10 @@ struct Cli {
     /// Local UDP address for media (repeatable); 0.0.0.0:0 gathers on every interface.
     #[arg(long, value_name = "IP:PORT", default_value = "0.0.0.0:0")]
     udp_bind: Vec<String>,
+    /// ICE servers and policy as an RTCConfiguration-shaped JSON file, used besides the
+    /// signaling server's.
+    #[arg(long, value_name = "FILE")]
+    ice_config: Option<PathBuf>,
     #[command(flatten, next_help_heading = "Embedded signaling server")]
     embedded: ServerArgs,
 }
@@ -130,6 +135,7 @@ async fn serve(cli: &Cli, loop_end: LoopEnd, terminal: Option<UiEnd>) -> anyhow:
         },
         udp_bind: cli.udp_bind.clone(),
         view_only: cli.view_only,
+        local_ice: local_ice(&cli)?,
     };
     let terminal = terminal.map(Terminal::start).transpose()?;
     let result = run::run(&server_url, &options, &settings, loop_end, shutdown_signal()).await;
@@ -140,6 +146,22 @@ async fn serve(cli: &Cli, loop_end: LoopEnd, terminal: Option<UiEnd>) -> anyhow:
         embedded.stop().await;
     }
     result
+}
+
+/// The agent's own ICE settings: `--ice-config`, and with `--server` also the STUN/TURN and
+/// `--relay-only` options (without it they configure the embedded server, which hands them
+/// out to both peers).
+fn local_ice(cli: &Cli) -> anyhow::Result<tether_proto::LocalIce> {
+    let mut local = tether_proto::LocalIce::default();
+    if cli.server.is_some() {
+        let config = cli.embedded.to_config().context("invalid ICE options")?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+        local.add(config.ice.ice_config(now));
+    }
+    if let Some(path) = &cli.ice_config {
+        local.add(tether_signal::ice_args::read_ice_file(path)?);
+    }
+    Ok(local)
 }
 
 fn host_name() -> String {

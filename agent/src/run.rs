@@ -32,6 +32,8 @@ pub struct AgentSettings {
     pub udp_bind: Vec<String>,
     /// `--view-only`: no session may drive the mouse or keyboard.
     pub view_only: bool,
+    /// ICE servers and policy of the agent's own, applied over the server's.
+    pub local_ice: tether_proto::LocalIce,
 }
 
 /// How often the loop checks that the capture thread is still alive.
@@ -72,10 +74,13 @@ pub async fn run(
             },
             Some(command) = ui.commands.recv() => command.into_event(),
             () = sleep_until(deadline) => Event::Timeout,
-            _ = health.tick() => match &agent.session {
-                Some(s) if s.video_failed() => Event::StreamFailed("screen capture stopped".into()),
-                _ => continue,
-            },
+            _ = health.tick() => {
+                agent.restart_if_due().await?;
+                match &agent.session {
+                    Some(s) if s.video_failed() => Event::StreamFailed("screen capture stopped".into()),
+                    _ => continue,
+                }
+            }
         };
         if agent.feed(event, &ui).await? {
             agent.tx.close().await;
@@ -182,6 +187,7 @@ impl Agent<'_> {
                 println!("state: ended ({reason:?})");
                 if let Some(s) = self.session.take() {
                     s.stop().await;
+                    println!("state: waiting (the viewer ended the session)");
                 }
             }
             Action::RequestNewCode => self.tx.send(&ClientMsg::NewCode).await?,
@@ -208,11 +214,28 @@ impl Agent<'_> {
         Ok(())
     }
 
+    /// Re-offers with an ICE restart when the connection has stayed disconnected.
+    async fn restart_if_due(&mut self) -> anyhow::Result<()> {
+        let Some(s) = &mut self.session else { return Ok(()) };
+        if !s.restart.poll_restart(Instant::now()) {
+            return Ok(());
+        }
+        match s.restart_ice().await {
+            Ok(offer) => {
+                tracing::warn!(attempt = s.restart.count, "connection lost; restarting ICE");
+                println!("state: reconnecting (ICE restart)");
+                self.tx.send(&ClientMsg::Offer(offer)).await?;
+            }
+            Err(err) => tracing::warn!(%err, "ICE restart refused"),
+        }
+        Ok(())
+    }
+
     /// The event a server message means, if any; SDP and candidates go straight to the session.
     async fn server_message(&mut self, msg: ServerMsg) -> Option<Event> {
         match msg {
             ServerMsg::Code(issued) => {
-                self.ice = issued.ice;
+                self.ice = self.settings.local_ice.apply(issued.ice);
                 // Scripts read this line; it is printed again whenever the code changes.
                 println!("code: {}", issued.code);
                 Some(Event::Code(issued.code))
@@ -255,13 +278,21 @@ impl Agent<'_> {
                     .await?;
                 None
             }
-            PeerEvent::State(PeerState::Connected) => Some(Event::PeerConnected),
+            PeerEvent::State(PeerState::Connected) => {
+                if let Some(s) = &mut self.session {
+                    s.restart.handle_state(Instant::now(), PeerState::Connected);
+                }
+                Some(Event::PeerConnected)
+            }
             PeerEvent::State(state) if is_terminal(state) => {
                 tracing::warn!(?state, "the connection to the viewer failed");
                 Some(Event::PeerFailed)
             }
             PeerEvent::State(state) => {
                 tracing::info!(?state, "connection state");
+                if let Some(s) = &mut self.session {
+                    s.restart.handle_state(Instant::now(), state);
+                }
                 None
             }
             PeerEvent::Track(_) | PeerEvent::DataChannel(_) => None,

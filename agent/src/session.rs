@@ -2,9 +2,10 @@
 //! connected. The agent makes the offer (it is the ICE controlling side).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tether_media::rtc::{
-    PeerEvent, PeerOptions, PeerState, RtcError, build_peer, candidate_from_proto, selected_pair,
+    PeerEvent, PeerOptions, PeerState, RtcError, build_peer, candidate_from_proto, settled_pair,
     video_track,
 };
 use tether_proto::IceConfig;
@@ -17,6 +18,7 @@ use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 use webrtc::rtp_transceiver::RtpSender;
 
 use crate::input::{self, InputService, InputSettings};
+use crate::restart::{IceRestart, RESTART_AFTER};
 use crate::video::{SourceFactory, VideoPipeline, VideoSettings};
 
 /// Depth of the peer event channel; events are small and few.
@@ -35,6 +37,7 @@ pub struct Session {
     input_channel: Arc<dyn DataChannel>,
     input_settings: InputSettings,
     input: Option<InputService>,
+    pub restart: IceRestart,
 }
 
 impl Session {
@@ -68,6 +71,7 @@ impl Session {
             input_channel,
             input_settings: input,
             input: None,
+            restart: IceRestart::new(RESTART_AFTER),
         };
         Ok((session, Sdp { sdp: offer.sdp }))
     }
@@ -96,18 +100,29 @@ impl Session {
         }
     }
 
+    /// Restarts ICE: a new offer with fresh credentials, to send to the viewer. Candidates
+    /// wait for its answer again.
+    pub async fn restart_ice(&mut self) -> Result<Sdp, RtcError> {
+        self.pc.restart_ice().await?;
+        let offer = self.pc.create_offer(None).await?;
+        self.pc.set_local_description(offer.clone()).await?;
+        self.answered = false;
+        Ok(Sdp { sdp: offer.sdp })
+    }
+
     /// Starts the video once ICE and DTLS are up.
     pub async fn on_connected(
         &mut self,
         open_source: SourceFactory,
         settings: VideoSettings,
     ) -> Result<(), String> {
+        // Printed on every (re)connection, e.g. after an ICE restart picked a new pair.
+        if let Some(pair) = settled_pair(self.pc.as_ref(), Duration::from_secs(1)).await {
+            tracing::info!(%pair, kinds = %pair.kinds(), relayed = pair.is_relayed(), "connected");
+            println!("state: connected ({pair}, pair={})", pair.kinds());
+        }
         if self.video.is_some() {
             return Ok(());
-        }
-        if let Some(pair) = selected_pair(self.pc.as_ref()).await {
-            tracing::info!(%pair, "connected");
-            println!("state: connected ({pair})");
         }
         let params = self.sender.get_parameters().await.map_err(|e| e.to_string())?;
         let payload_type = params

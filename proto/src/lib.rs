@@ -19,8 +19,8 @@ mod turn;
 pub use code::{CodeParseError, SessionCode};
 pub use error::ErrorCode;
 pub use gate::{FrameGate, KEYFRAME_RETRY, Pushed};
-pub use ice::{IceConfig, IceServer, IceUrlError, TransportPolicy};
-pub use turn::{TurnCredentials, turn_rest_credentials};
+pub use ice::{IceConfig, IceServer, IceUrlError, LocalIce, TransportPolicy};
+pub use turn::{RestUsernameError, TurnCredentials, rest_password, turn_rest_credentials};
 
 /// The signaling protocol version this crate speaks. A hello with any other version is refused
 /// with [`ErrorCode::Version`].

@@ -6,8 +6,10 @@
 //! - [`xinput`]: a real X client that records the pointer, button and key events it receives.
 //! - [`process`]: child processes for end-to-end tests: stdout lines, waiting, kill on drop,
 //!   and where the workspace's binaries are.
+//! - [`netlab`]: network namespaces with NAT routers between an agent, a viewer and a server.
 #![forbid(unsafe_code)]
 
+pub mod netlab;
 pub mod paint;
 pub mod process;
 pub mod randr;

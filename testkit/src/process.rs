@@ -28,10 +28,18 @@ pub struct ChildProcess {
 }
 
 impl ChildProcess {
-    pub fn spawn(mut command: Command) -> Result<Self> {
+    pub fn spawn(command: Command) -> Result<Self> {
         let program = PathBuf::from(command.get_program());
         let name =
             program.file_name().unwrap_or(program.as_os_str()).to_string_lossy().into_owned();
+        Self::spawn_as(&name, command)
+    }
+
+    /// As [`ChildProcess::spawn`], with `name` in its log lines and errors (for wrappers such
+    /// as `ip netns exec`).
+    pub fn spawn_as(name: &str, mut command: Command) -> Result<Self> {
+        let name = name.to_owned();
+        let program = PathBuf::from(command.get_program());
         let mut child = command.stdout(Stdio::piped()).spawn().with_context(|| {
             if program.components().count() > 1 && !program.exists() {
                 format!(

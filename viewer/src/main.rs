@@ -12,6 +12,7 @@ use clap::Parser;
 use tether_proto::SessionCode;
 use tether_signal::cli::parse_duration;
 use tether_signal::client::ClientOptions;
+use tether_signal::ice_args::PeerIceArgs;
 
 use crate::input_script::InputScript;
 use crate::session::ViewerSettings;
@@ -50,6 +51,11 @@ struct Cli {
     /// Local UDP address for media (repeatable); 0.0.0.0:0 gathers on every interface.
     #[arg(long, value_name = "IP:PORT", default_value = "0.0.0.0:0")]
     udp_bind: Vec<String>,
+    /// Give up with an ICE failure when not connected this long after the offer.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    connect_timeout: Duration,
+    #[command(flatten, next_help_heading = "ICE (used with the signaling server's)")]
+    ice: PeerIceArgs,
 }
 
 #[tokio::main]
@@ -76,6 +82,8 @@ async fn main() -> anyhow::Result<()> {
         latency_probe: cli.latency_probe,
         udp_bind: cli.udp_bind,
         input_script,
+        connect_timeout: cli.connect_timeout,
+        ice: cli.ice.to_local().context("invalid ICE options")?,
     };
     session::run(&cli.server, &options, code, &settings).await
 }
