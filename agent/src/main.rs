@@ -135,7 +135,7 @@ async fn serve(cli: &Cli, loop_end: LoopEnd, terminal: Option<UiEnd>) -> anyhow:
         },
         udp_bind: cli.udp_bind.clone(),
         view_only: cli.view_only,
-        local_ice: local_ice(&cli)?,
+        local_ice: local_ice(cli)?,
     };
     let terminal = terminal.map(Terminal::start).transpose()?;
     let result = run::run(&server_url, &options, &settings, loop_end, shutdown_signal()).await;
