@@ -150,6 +150,10 @@ fn deny_in_the_dialog_refuses_and_nothing_is_sent() {
     assert!(!wait_exit(&mut viewer).success());
     wait_until_gone(&desktop, &["--onlyvisible", "--name", DIALOG]);
     wait_for_icon(&desktop, tray, WAITING);
+
+    // SIGTERM ends the loop on its thread, and GTK's loop on the main thread with it.
+    let status = agent.process.terminate(PATIENCE).expect("terminate");
+    assert!(status.success(), "SIGTERM ends the tray agent cleanly: {status}");
 }
 
 #[test]
