@@ -10,9 +10,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tether_media::rtc::{PeerEvent, PeerState};
-use tether_proto::IceConfig;
 use tether_proto::sharing::{Action, Decision, Event, Phase, Sharing};
 use tether_proto::signal::{Bye, ByeReason, Candidate, ClientMsg, Role, ServerMsg};
+use tether_proto::{IceConfig, SessionCode};
 use tether_signal::client::{ClientOptions, SignalClient, SignalSender};
 
 use crate::capture;
@@ -57,6 +57,7 @@ pub async fn run(
         ice: IceConfig::default(),
         session: None,
         settings,
+        printed_code: None,
     };
     let mut health = tokio::time::interval(HEALTH_CHECK);
     tokio::pin!(shutdown);
@@ -109,6 +110,9 @@ struct Agent<'a> {
     ice: IceConfig,
     session: Option<Session>,
     settings: &'a AgentSettings,
+    /// The code last printed as `code: …` (after the UI has it, so a `c` typed in answer to
+    /// that line shows the same code).
+    printed_code: Option<SessionCode>,
 }
 
 impl Agent<'_> {
@@ -133,6 +137,13 @@ impl Agent<'_> {
             Action::Show => {
                 let view = View { code: self.machine.code(), phase: self.machine.phase().clone() };
                 ui.view.send_replace(view);
+                if self.printed_code != self.machine.code() {
+                    self.printed_code = self.machine.code();
+                    if let Some(code) = self.printed_code {
+                        // Scripts read this line; it is printed again whenever the code changes.
+                        println!("code: {code}");
+                    }
+                }
             }
             Action::Ask => {
                 let Phase::Asked { ask, peer, .. } = self.machine.phase() else {
@@ -236,8 +247,6 @@ impl Agent<'_> {
         match msg {
             ServerMsg::Code(issued) => {
                 self.ice = self.settings.local_ice.apply(issued.ice);
-                // Scripts read this line; it is printed again whenever the code changes.
-                println!("code: {}", issued.code);
                 Some(Event::Code(issued.code))
             }
             ServerMsg::PeerJoined(peer) => Some(Event::PeerJoined(peer)),

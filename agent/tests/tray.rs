@@ -83,6 +83,12 @@ fn the_icon_shows_each_state_and_allow_starts_the_session() {
     let pixels = wait_for_icon(&desktop, tray, WAITING);
     eprintln!("waiting icon: {pixels} pixels inside the tray at {tray:?}");
 
+    // The code's menu item copies it to the clipboard.
+    assert_eq!(desktop.clipboard(), None);
+    menu(&desktop, tray, &["Down", "Return"]);
+    agent.wait_for("tray: code copied");
+    assert_eq!(desktop.clipboard().as_deref(), Some(agent.code.as_str()));
+
     let mut viewer = agent.viewer(None);
     assert_eq!(agent.wait_for("tray: consent dialog for "), "\"Sam\" from 127.0.0.1");
     wait_for_icon(&desktop, tray, ASKED);
@@ -144,6 +150,10 @@ fn deny_in_the_dialog_refuses_and_nothing_is_sent() {
     assert!(!wait_exit(&mut viewer).success());
     wait_until_gone(&desktop, &["--onlyvisible", "--name", DIALOG]);
     wait_for_icon(&desktop, tray, WAITING);
+
+    // SIGTERM ends the loop on its thread, and GTK's loop on the main thread with it.
+    let status = agent.process.terminate(PATIENCE).expect("terminate");
+    assert!(status.success(), "SIGTERM ends the tray agent cleanly: {status}");
 }
 
 #[test]

@@ -100,6 +100,7 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// [`Sharing::phase`] or [`Sharing::code`] changed: update the tray, dialog or terminal.
+    /// It comes first, so the UI knows the new phase before anything else is done or printed.
     Show,
     /// Show the consent question for [`Phase::Asked`] (printed on the terminal, a dialog).
     Ask,
@@ -176,7 +177,7 @@ impl Sharing {
         match &self.phase {
             Phase::Asked { deadline, .. } if now >= *deadline => {
                 self.phase = Phase::Waiting;
-                vec![bye(ByeReason::ConsentTimeout, "nobody answered the request"), Action::Show]
+                vec![Action::Show, bye(ByeReason::ConsentTimeout, "nobody answered the request")]
             }
             _ => Vec::new(),
         }
@@ -198,7 +199,7 @@ impl Sharing {
             Event::PeerConnected => match &self.phase {
                 Phase::Allowed { peer, view_only } => {
                     self.phase = Phase::Streaming { peer: peer.clone(), view_only: *view_only };
-                    vec![Action::StartStream, Action::Show]
+                    vec![Action::Show, Action::StartStream]
                 }
                 _ => Vec::new(),
             },
@@ -209,7 +210,7 @@ impl Sharing {
                 Phase::Waiting => Vec::new(),
                 _ => {
                     self.phase = Phase::Waiting;
-                    vec![Action::Close(reason), Action::Show]
+                    vec![Action::Show, Action::Close(reason)]
                 }
             },
             Event::StopSharing => match self.phase {
@@ -222,19 +223,19 @@ impl Sharing {
                 // new code while a viewer is paired.
                 Phase::Asked { .. } => {
                     let mut actions = self.refuse(ByeReason::Denied, "the person declined");
-                    actions.insert(1, Action::RequestNewCode);
+                    actions.push(Action::RequestNewCode);
                     actions
                 }
                 // Stop sharing first; the tray offers no New code meanwhile.
                 _ => Vec::new(),
             },
             Event::Quit => {
-                let mut actions = match self.phase {
-                    Phase::Waiting => Vec::new(),
-                    _ => vec![bye(ByeReason::Stopped, "the person stopped sharing")],
-                };
+                let mut actions = vec![Action::Show];
+                if self.phase != Phase::Waiting {
+                    actions.push(bye(ByeReason::Stopped, "the person stopped sharing"));
+                }
                 self.phase = Phase::Ended;
-                actions.extend([Action::Show, Action::Exit]);
+                actions.push(Action::Exit);
                 actions
             }
         }
@@ -247,12 +248,12 @@ impl Sharing {
         }
         if self.auto_allow {
             self.phase = Phase::Allowed { peer, view_only: false };
-            return vec![Action::StartSession { view_only: false }, Action::Show];
+            return vec![Action::Show, Action::StartSession { view_only: false }];
         }
         let ask = self.next_ask;
         self.next_ask += 1;
         self.phase = Phase::Asked { ask, peer, deadline: now + self.consent_timeout };
-        vec![Action::Ask, Action::Show]
+        vec![Action::Show, Action::Ask]
     }
 
     fn consent(&mut self, answered: u64, decision: Decision) -> Vec<Action> {
@@ -263,7 +264,7 @@ impl Sharing {
         match decision {
             Decision::Allow { view_only } => {
                 self.phase = Phase::Allowed { peer: peer.clone(), view_only };
-                vec![Action::StartSession { view_only }, Action::Show]
+                vec![Action::Show, Action::StartSession { view_only }]
             }
             Decision::Deny => self.refuse(ByeReason::Denied, "the person declined"),
         }
@@ -272,7 +273,7 @@ impl Sharing {
     /// Answers the viewer being asked about with `bye`.
     fn refuse(&mut self, reason: ByeReason, message: &str) -> Vec<Action> {
         self.phase = Phase::Waiting;
-        vec![bye(reason, message), Action::Show]
+        vec![Action::Show, bye(reason, message)]
     }
 
     /// Ends an allowed or streaming session: closes it and tells the viewer.
@@ -280,7 +281,7 @@ impl Sharing {
         match self.phase {
             Phase::Allowed { .. } | Phase::Streaming { .. } => {
                 self.phase = Phase::Waiting;
-                vec![bye(reason, &message.into()), Action::Show]
+                vec![Action::Show, bye(reason, &message.into())]
             }
             _ => Vec::new(),
         }
@@ -310,7 +311,7 @@ mod tests {
         let t0 = Instant::now();
         let mut m = Sharing::new(TIMEOUT, false);
         assert_eq!(m.handle(t0, Event::Code(code(482_913_075))), vec![Action::Show]);
-        assert_eq!(m.handle(t0, Event::PeerJoined(sam())), vec![Action::Ask, Action::Show]);
+        assert_eq!(m.handle(t0, Event::PeerJoined(sam())), vec![Action::Show, Action::Ask]);
         let Phase::Asked { ask, peer, deadline } = m.phase().clone() else { panic!() };
         assert_eq!(peer, sam());
         assert_eq!(deadline, t0 + TIMEOUT);
@@ -334,10 +335,10 @@ mod tests {
         let (mut m, t0, ask) = asked();
         let actions =
             m.handle(t0, Event::Consent { ask, decision: Decision::Allow { view_only: false } });
-        assert_eq!(actions, vec![Action::StartSession { view_only: false }, Action::Show]);
+        assert_eq!(actions, vec![Action::Show, Action::StartSession { view_only: false }]);
         assert_eq!(m.phase(), &Phase::Allowed { peer: sam(), view_only: false });
         assert_eq!(m.next_deadline(), None);
-        assert_eq!(m.handle(t0, Event::PeerConnected), vec![Action::StartStream, Action::Show]);
+        assert_eq!(m.handle(t0, Event::PeerConnected), vec![Action::Show, Action::StartStream]);
         assert_eq!(m.phase(), &Phase::Streaming { peer: sam(), view_only: false });
         assert_eq!(m.code(), Some(code(482_913_075)));
     }
@@ -347,7 +348,7 @@ mod tests {
         let (mut m, t0, ask) = asked();
         let actions =
             m.handle(t0, Event::Consent { ask, decision: Decision::Allow { view_only: true } });
-        assert_eq!(actions[0], Action::StartSession { view_only: true });
+        assert_eq!(actions[1], Action::StartSession { view_only: true });
         m.handle(t0, Event::PeerConnected);
         assert_eq!(m.phase(), &Phase::Streaming { peer: sam(), view_only: true });
     }
@@ -435,7 +436,7 @@ mod tests {
         let (mut m, t0, ask) = asked();
         m.handle(t0, Event::Consent { ask, decision: Decision::Allow { view_only: false } });
         let actions = m.handle(t0, Event::ViewerLeft(ByeReason::Hangup));
-        assert_eq!(actions, vec![Action::Close(ByeReason::Hangup), Action::Show]);
+        assert_eq!(actions, vec![Action::Show, Action::Close(ByeReason::Hangup)]);
         assert_eq!(m.phase(), &Phase::Waiting);
 
         // Leaving while the question is shown withdraws it.
@@ -468,7 +469,7 @@ mod tests {
         let (mut m, t0, ask) = asked();
         let actions = m.handle(t0, Event::NewCode);
         assert_eq!(bye_reason(&actions), Some(ByeReason::Denied));
-        assert_eq!(actions[1], Action::RequestNewCode, "bye first: the server needs it");
+        assert_eq!(actions.last(), Some(&Action::RequestNewCode), "bye first: the server needs it");
         assert_eq!(m.handle(t0, Event::NewCode), vec![Action::RequestNewCode]);
         m.handle(t0, Event::PeerJoined(sam()));
         let Phase::Asked { ask: next, .. } = m.phase().clone() else { panic!() };
@@ -496,7 +497,7 @@ mod tests {
         let mut m = Sharing::new(TIMEOUT, true);
         let t0 = Instant::now();
         let actions = m.handle(t0, Event::PeerJoined(sam()));
-        assert_eq!(actions, vec![Action::StartSession { view_only: false }, Action::Show]);
+        assert_eq!(actions, vec![Action::Show, Action::StartSession { view_only: false }]);
         assert_eq!(m.next_deadline(), None);
     }
 }

@@ -152,6 +152,56 @@ impl Desktop {
         self.xdotool(&["mousemove", &x.to_string(), &y.to_string(), "click", "1"]);
     }
 
+    /// The CLIPBOARD selection as UTF-8 text, as a pasting client would ask for it; `None`
+    /// while nobody owns it.
+    pub fn clipboard(&self) -> Option<String> {
+        use x11rb::connection::Connection;
+        use x11rb::protocol::Event;
+        use x11rb::protocol::xproto::{AtomEnum, ConnectionExt, CreateWindowAux, WindowClass};
+        let (conn, screen) = x11rb::connect(Some(self.display())).ok()?;
+        let root = conn.setup().roots[screen].root;
+        let window = conn.generate_id().ok()?;
+        conn.create_window(
+            0,
+            window,
+            root,
+            0,
+            0,
+            1,
+            1,
+            0,
+            WindowClass::INPUT_OUTPUT,
+            0,
+            &CreateWindowAux::new(),
+        )
+        .ok()?;
+        let atom =
+            |name: &str| Some(conn.intern_atom(false, name.as_bytes()).ok()?.reply().ok()?.atom);
+        let (clipboard, utf8, target) =
+            (atom("CLIPBOARD")?, atom("UTF8_STRING")?, atom("TETHER_PASTE")?);
+        conn.convert_selection(window, clipboard, utf8, target, x11rb::CURRENT_TIME).ok()?;
+        conn.flush().ok()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            match conn.poll_for_event().ok()? {
+                Some(Event::SelectionNotify(e)) if e.property == u32::from(AtomEnum::NONE) => {
+                    return None;
+                }
+                Some(Event::SelectionNotify(_)) => {
+                    let reply = conn
+                        .get_property(true, window, target, AtomEnum::ANY, 0, 1024)
+                        .ok()?
+                        .reply()
+                        .ok()?;
+                    return String::from_utf8(reply.value).ok();
+                }
+                Some(_) => {}
+                None => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        None
+    }
+
     /// Types keys (xdotool key names) to whatever has the keyboard.
     pub fn keys(&self, keys: &[&str]) {
         self.xdotool(&[&["key", "--delay", "100"], keys].concat());
