@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use tether_testkit::netlab::{Lab, Nat, SERVER_IP, Site};
+use tether_testkit::paint::Painter;
 use tether_testkit::process::{ChildProcess, workspace_bin};
 use tether_testkit::xvfb::Xvfb;
 
@@ -201,8 +202,7 @@ fn coturn_accepts_the_rest_credentials() {
 
 /// A UDP outage on the agent's side: the connection goes `disconnected`, the agent restarts
 /// ICE (a new offer with fresh credentials), the viewer answers it, and once the network is
-/// back both sides report `connected` again. (Whether media resumes after the restart is not
-/// checked yet: see docs/netlab.md.)
+/// back both sides report `connected` again and a new picture arrives over the new path.
 #[test]
 #[ignore = "needs root and network namespaces"]
 fn ice_restart_reconnects_after_an_outage() {
@@ -218,6 +218,19 @@ fn ice_restart_reconnects_after_an_outage() {
     let again = viewer.wait_for_line("state: connected", PATIENCE).expect("viewer reconnects");
     case.agent.wait_for_line("state: connected", PATIENCE).expect("agent reconnects");
     println!("netlab: after the ICE restart: connected{again}");
+    let before = frames_of(&viewer.wait_for_line("stats: ", PATIENCE).expect("stats"));
+    // Something new on the screen, so that a frame is sent over the new path.
+    let painter = Painter::connect(case._xvfb.display()).expect("X connection");
+    painter.fill_test_pattern(640, 360).expect("paint");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = viewer.wait_for_line("stats: ", left).expect("frames after the restart");
+        if frames_of(&line) > before {
+            println!("netlab: after the ICE restart: {line}");
+            break;
+        }
+    }
 }
 
 fn frames_of(stats: &str) -> u64 {
