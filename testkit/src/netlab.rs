@@ -197,6 +197,23 @@ impl Lab {
     }
 }
 
+impl Lab {
+    /// Cuts (or restores) every UDP packet a site's router forwards, as a network outage or
+    /// a Wi-Fi handover does; TCP (signaling) still passes.
+    pub fn cut_udp(&self, site: Site, cut: bool) -> Result<()> {
+        let router = self.ns_name(match site {
+            Site::Agent => "ra",
+            Site::Viewer => "rb",
+            Site::Internet => bail!("the internet segment has no router"),
+        });
+        let op = if cut { "-I" } else { "-D" };
+        run(&[
+            "ip", "netns", "exec", &router, "iptables", "-w", op, "FORWARD", "-p", "udp", "-j",
+            "DROP",
+        ])
+    }
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         // Deleting a namespace deletes the veths in it, and their peers with them.

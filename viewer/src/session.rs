@@ -40,10 +40,14 @@ pub struct ViewerSettings {
 }
 
 const STATS_EVERY: Duration = Duration::from_secs(1);
+/// Longest the stats queries of one `stats:` line may take.
+const STATS_BUDGET: Duration = Duration::from_millis(300);
 /// How long `state: connected` waits for the transport to name the selected pair.
 const PAIR_PATIENCE: Duration = Duration::from_secs(1);
 /// At most one keyframe request per this interval while the decoder waits for one.
 const PLI_EVERY: Duration = Duration::from_millis(300);
+/// With no frame decoded this long after the track opened, keyframes are asked for anyway.
+const FIRST_FRAME_PATIENCE: Duration = Duration::from_secs(1);
 
 struct Peer {
     pc: Arc<dyn PeerConnection>,
@@ -174,8 +178,13 @@ pub async fn run(
             },
             _ = stats_tick.tick() => {
                 if let Some(p) = &peer {
-                    let network = network_stats(p.pc.as_ref()).await;
-                    let pair = selected_pair(p.pc.as_ref()).await.map_or("none".to_owned(), |p| p.kinds());
+                    // Bounded: the stats line must never hold up the session loop.
+                    let network = tokio::time::timeout(STATS_BUDGET, network_stats(p.pc.as_ref()))
+                        .await
+                        .unwrap_or_else(|_| "packets=? (stats timed out)".to_owned());
+                    let pair = tokio::time::timeout(STATS_BUDGET, selected_pair(p.pc.as_ref()))
+                        .await
+                        .map_or("?".to_owned(), |pair| pair.map_or("none".to_owned(), |p| p.kinds()));
                     println!("{} {network} ice={peer_state} pair={pair}", stats.line(&decoding.shared));
                 }
             }
@@ -305,10 +314,15 @@ async fn read_track(track: Arc<dyn TrackRemote>, feeder: crate::decode::Feeder) 
 /// Sends a PLI while the decoder waits for a keyframe, at most every [`PLI_EVERY`].
 async fn request_keyframes(track: Arc<dyn TrackRemote>, shared: Arc<Shared>) {
     // Not at once: the first keyframe is usually still arriving when the track opens.
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + PLI_EVERY, PLI_EVERY);
+    let opened = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval_at(opened + PLI_EVERY, PLI_EVERY);
     loop {
         tick.tick().await;
-        if !shared.wants_keyframe.swap(false, Ordering::Relaxed) {
+        // A first keyframe lost whole (e.g. sent while a TURN channel was still being bound)
+        // leaves no gap for the decoder to notice, and a still screen sends nothing else.
+        let nothing_yet = shared.stats.frames.load(Ordering::Relaxed) == 0
+            && opened.elapsed() >= FIRST_FRAME_PATIENCE;
+        if !shared.wants_keyframe.swap(false, Ordering::Relaxed) && !nothing_yet {
             continue;
         }
         let Some(&ssrc) = track.ssrcs().await.first() else { continue };
