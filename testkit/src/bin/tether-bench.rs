@@ -106,6 +106,9 @@ struct Cli {
     /// Seconds after the viewer's `state: connected` left out of CPU and fps figures.
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
     warmup: f64,
+    /// Pointer moves and key taps for the input latency run after the scenarios (0: none).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    input_events: usize,
 }
 
 struct Bins {
@@ -192,7 +195,33 @@ fn run(cli: &Cli) -> Result<bool> {
         m.raw.iter().for_each(|r| println!("  {r}"));
         m.warnings.iter().for_each(|w| println!("WARNING: {w}"));
     }
-    Ok(results.iter().all(|m| m.failure.is_none()))
+    let input_ok = cli.input_events == 0 || input_latency(cli, &bins);
+    Ok(results.iter().all(|m| m.failure.is_none()) && input_ok)
+}
+
+/// The input latency run (`bench/input.rs`) and its lines; false if it failed.
+fn input_latency(cli: &Cli, bins: &Bins) -> bool {
+    println!(
+        "\n### input latency (viewer sends -> X client sees; 1280x720, {} moves + taps)",
+        cli.input_events
+    );
+    match bench::input::measure(&bins.agent, &bins.viewer, cli.input_events, &quiet_logs) {
+        Ok(latency) => {
+            println!("{}", latency.summary());
+            if latency.misplaced > 0 {
+                println!(
+                    "WARNING: {} pointer events landed elsewhere than sent",
+                    latency.misplaced
+                );
+            }
+            println!("agent: input: {}", latency.agent_counters.as_deref().unwrap_or("(no line)"));
+            true
+        }
+        Err(err) => {
+            println!("FAILED: {err:#}");
+            false
+        }
+    }
 }
 
 /// One scenario; fills `m` as figures arrive so that a failure part-way still reports them.
