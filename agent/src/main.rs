@@ -1,6 +1,7 @@
 //! `tether-agent`: shows a session code and, once support staff join with it and the person
 //! allows them, shares the screen.
 
+mod audio;
 mod capture;
 mod consent;
 mod embedded;
@@ -69,9 +70,6 @@ async fn main() -> anyhow::Result<()> {
     if !cli.no_tray {
         tracing::info!("no tray icon yet: the terminal asks and reports");
     }
-    if !cli.no_audio {
-        tracing::info!("system audio is not shared yet");
-    }
     let mut options = ClientOptions::default();
     if let Some(ca) = &cli.ca_cert {
         options = options.trust_pem_file(ca)?;
@@ -96,6 +94,7 @@ async fn main() -> anyhow::Result<()> {
             bitrate_bps: cli.bitrate.saturating_mul(1000),
         },
         udp_bind: cli.udp_bind.clone(),
+        audio: !cli.no_audio,
     };
     let result = run::run(&server_url, &options, &settings, shutdown_signal()).await;
     if let Some(embedded) = embedded {

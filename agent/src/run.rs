@@ -20,6 +20,8 @@ pub struct AgentSettings {
     pub display: usize,
     pub video: VideoSettings,
     pub udp_bind: Vec<String>,
+    /// Share the system audio (off with `--no-audio`).
+    pub audio: bool,
 }
 
 /// How often the loop checks that the capture thread is still alive.
@@ -128,7 +130,7 @@ async fn admit(
 ) -> anyhow::Result<()> {
     println!("state: asked by {:?} from {}", peer.name, peer.addr);
     let (reason, message) = match consent::ask(settings.consent, &peer).await {
-        Decision::Allow => match Session::start(ice, &settings.udp_bind).await {
+        Decision::Allow => match Session::start(ice, &settings.udp_bind, settings.audio).await {
             Ok((started, offer)) => {
                 *session = Some(started);
                 tx.send(&ClientMsg::Offer(offer)).await?;

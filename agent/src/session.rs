@@ -14,6 +14,7 @@ use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 use webrtc::rtp_transceiver::RtpSender;
 
+use crate::audio::{self, AudioPipeline, AudioTrack};
 use crate::video::{SourceFactory, VideoPipeline, VideoSettings};
 
 /// Depth of the peer event channel; events are small and few.
@@ -29,17 +30,27 @@ pub struct Session {
     answered: bool,
     pub events: mpsc::Receiver<PeerEvent>,
     video: Option<VideoPipeline>,
+    audio_track: Option<AudioTrack>,
+    audio: Option<AudioPipeline>,
 }
 
 impl Session {
     /// Builds the peer connection and returns it with the offer to send.
-    pub async fn start(ice: &IceConfig, udp_bind: &[String]) -> Result<(Self, Sdp), RtcError> {
+    pub async fn start(
+        ice: &IceConfig,
+        udp_bind: &[String],
+        with_audio: bool,
+    ) -> Result<(Self, Sdp), RtcError> {
         let (events_tx, events) = mpsc::channel(PEER_EVENTS);
         let options = PeerOptions { ice: ice.clone(), udp_bind: udp_bind.to_vec() };
         let pc = build_peer(&options, events_tx).await?;
         let ssrc = rand_ssrc();
         let track = video_track(ssrc)?;
         let sender = pc.add_track(track.clone()).await?;
+        let audio_track = match with_audio {
+            true => Some(AudioTrack::add_to(pc.as_ref(), rand_ssrc()).await?),
+            false => None,
+        };
         let offer = pc.create_offer(None).await?;
         pc.set_local_description(offer.clone()).await?;
         let session = Session {
@@ -51,6 +62,8 @@ impl Session {
             answered: false,
             events,
             video: None,
+            audio_track,
+            audio: None,
         };
         Ok((session, Sdp { sdp: offer.sdp }))
     }
@@ -108,6 +121,13 @@ impl Session {
         )
         .map_err(|e| format!("cannot start the video thread: {e}"))?;
         self.video = Some(pipeline);
+        if let Some(track) = &self.audio_track {
+            let open = Box::new(audio::open_system_output);
+            match track.start(open, audio::AudioSettings::default()).await {
+                Ok(pipeline) => self.audio = pipeline,
+                Err(err) => tracing::warn!(%err, "cannot start the audio thread; video only"),
+            }
+        }
         Ok(())
     }
 
@@ -119,6 +139,9 @@ impl Session {
     /// Ends the session: stops the pipeline and closes the peer connection. Returns why the
     /// capture stopped, if it stopped with an error.
     pub async fn stop(mut self) -> Option<String> {
+        if let Some(audio) = self.audio.take() {
+            audio.stop().await;
+        }
         let capture_error = match self.video.take() {
             Some(video) => video.stop().await,
             None => None,

@@ -5,9 +5,13 @@
 //! - [`paint`]: draw known pictures on a display and read back what the server shows.
 //! - [`process`]: child processes for end-to-end tests: stdout lines, waiting, kill on drop,
 //!   and where the workspace's binaries are.
+//! - [`pulse`]: private PulseAudio servers with a null sink, and tones played into them.
+//! - [`tone`]: tone WAV files and their analysis (dominant frequency, level, sound spans).
 #![forbid(unsafe_code)]
 
 pub mod paint;
 pub mod process;
+pub mod pulse;
 pub mod randr;
+pub mod tone;
 pub mod xvfb;

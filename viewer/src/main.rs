@@ -1,5 +1,6 @@
 //! `tether-viewer CODE`: joins the agent that shows CODE and receives its screen.
 
+mod audio;
 mod decode;
 mod session;
 
@@ -44,6 +45,12 @@ struct Cli {
     /// Local UDP address for media (repeatable); 0.0.0.0:0 gathers on every interface.
     #[arg(long, value_name = "IP:PORT", default_value = "0.0.0.0:0")]
     udp_bind: Vec<String>,
+    /// Write the received system audio to this WAV file (48 kHz stereo), as it arrives.
+    #[arg(long, value_name = "FILE")]
+    audio_dump: Option<PathBuf>,
+    /// Play the received audio on the default output device (also in --headless mode).
+    #[arg(long)]
+    play_audio: bool,
 }
 
 #[tokio::main]
@@ -67,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
         duration: cli.duration,
         latency_probe: cli.latency_probe,
         udp_bind: cli.udp_bind,
+        audio: audio::AudioSettings { dump: cli.audio_dump, play: cli.play_audio },
     };
     session::run(&cli.server, &options, code, &settings).await
 }
