@@ -95,6 +95,19 @@ impl PulseServer {
         self.client().play(wav)
     }
 
+    /// Records what the sink plays (its monitor) into `raw`, as 48 kHz stereo s16le, until the
+    /// returned child is killed (read it with [`crate::tone::read_raw_mono`]).
+    pub fn spawn_record(&self, raw: &Path) -> Result<Child> {
+        let mut parec = Command::new("parec");
+        parec
+            .arg(format!("--device={SINK}.monitor"))
+            .args(["--raw", "--format=s16le", "--rate=48000", "--channels=2"])
+            .arg("--latency-msec=20")
+            .stdout(std::fs::File::create(raw)?);
+        self.configure(&mut parec);
+        parec.spawn().context("cannot start parec")
+    }
+
     /// A scratch directory that goes away with the server.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -42,6 +42,19 @@ pub fn read_wav_mono(path: &Path) -> Result<(u32, Vec<f32>)> {
     Ok((spec.sample_rate, mono))
 }
 
+/// A raw 48 kHz stereo s16le recording as mono samples in -1..1.
+pub fn read_raw_mono(path: &Path) -> Result<Vec<f32>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|f| {
+            let l = f32::from(i16::from_le_bytes([f[0], f[1]]));
+            let r = f32::from(i16::from_le_bytes([f[2], f[3]]));
+            (l + r) / 2.0 / 32768.0
+        })
+        .collect())
+}
+
 /// Power of `freq` in `samples` (Goertzel).
 pub fn goertzel(samples: &[f32], rate: u32, freq: f32) -> f64 {
     let w = std::f64::consts::TAU * f64::from(freq) / f64::from(rate);

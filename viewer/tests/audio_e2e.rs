@@ -86,3 +86,83 @@ fn tones_played_on_the_computer_arrive_in_the_viewer() {
     assert!(secs((spans[0].1, spans[1].0)) > 0.8, "the pause between the tones is kept");
     assert!(rms(between) < SILENCE, "silence between the tones: RMS {}", rms(between));
 }
+
+#[test]
+#[ignore = "needs Xvfb"]
+fn no_sound_server_is_a_warning_and_the_video_goes_on() {
+    let xvfb = Xvfb::start(640, 480).expect("Xvfb starts");
+    let mut agent_cmd = Command::new(workspace_bin("tether-agent"));
+    agent_cmd
+        .env("DISPLAY", xvfb.display())
+        // Nothing listens there.
+        .env("PULSE_SERVER", "unix:/nonexistent/tether/native")
+        .args(["--bind", "127.0.0.1:0", "--udp-bind", "127.0.0.1:0"])
+        .args(["--auto-allow", "--no-tray", "--max-fps", "10"]);
+    let mut agent = ChildProcess::spawn(agent_cmd).expect("agent starts");
+    let server = agent.wait_for_line("server: ", PATIENCE).expect("server line");
+    let code = agent.wait_for_line("code: ", PATIENCE).expect("code line");
+    let mut viewer_cmd = Command::new(workspace_bin("tether-viewer"));
+    viewer_cmd.arg(&code).args(["--server", &server, "--headless", "--udp-bind", "127.0.0.1:0"]);
+    let mut viewer = ChildProcess::spawn(viewer_cmd).expect("viewer starts");
+    viewer.wait_for_line("state: connected", PATIENCE).expect("viewer connects");
+    let off = agent.wait_for_line("audio: off", PATIENCE).expect("the agent says why");
+    eprintln!("audio: off{off}");
+    loop {
+        let stats = viewer.wait_for_line("stats: ", PATIENCE).expect("stats lines go on");
+        let frames = stats.split_whitespace().find_map(|f| f.strip_prefix("frames="));
+        if frames.and_then(|n| n.parse::<u64>().ok()).is_some_and(|n| n > 0) {
+            break;
+        }
+    }
+    assert!(agent.try_wait().unwrap().is_none(), "the agent is still running");
+}
+
+#[test]
+#[ignore = "needs Xvfb and PulseAudio"]
+fn play_audio_plays_what_arrives_on_the_viewers_output() {
+    let xvfb = Xvfb::start(640, 480).expect("Xvfb starts");
+    let computer = PulseServer::start().expect("the computer's pulseaudio starts");
+    let support = PulseServer::start().expect("the viewer's pulseaudio starts");
+    let tone = computer.dir().join("660.wav");
+    write_tone_wav(&tone, 660.0, 1000, 0.5).unwrap();
+    let recording = support.dir().join("speaker.raw");
+
+    let mut agent_cmd = Command::new(workspace_bin("tether-agent"));
+    agent_cmd
+        .env("DISPLAY", xvfb.display())
+        .args(["--bind", "127.0.0.1:0", "--udp-bind", "127.0.0.1:0"])
+        .args(["--auto-allow", "--no-tray", "--max-fps", "10"]);
+    computer.configure(&mut agent_cmd);
+    let mut agent = ChildProcess::spawn(agent_cmd).expect("agent starts");
+    let server = agent.wait_for_line("server: ", PATIENCE).expect("server line");
+    let code = agent.wait_for_line("code: ", PATIENCE).expect("code line");
+    let mut viewer_cmd = Command::new(workspace_bin("tether-viewer"));
+    viewer_cmd.arg(&code).args([
+        "--server",
+        &server,
+        "--headless",
+        "--udp-bind",
+        "127.0.0.1:0",
+        "--play-audio",
+    ]);
+    support.configure(&mut viewer_cmd);
+    let mut viewer = ChildProcess::spawn(viewer_cmd).expect("viewer starts");
+    viewer.wait_for_line("state: connected", PATIENCE).expect("viewer connects");
+    agent.wait_for_line("audio: live", PATIENCE).expect("the agent captures audio");
+    let mut recorder = support.spawn_record(&recording).expect("parec starts");
+
+    computer.play(&tone).expect("660 Hz played");
+    viewer.wait_for_line("audio: onset", PATIENCE).expect("the tone arrives");
+    // The tone's second plays out on the viewer's output while this one plays here.
+    computer.play(&tone).expect("660 Hz played again");
+    let _ = recorder.kill();
+    let _ = recorder.wait();
+
+    let samples = tether_testkit::tone::read_raw_mono(&recording).expect("recording");
+    let spans = sound_spans(&samples, 48_000, SOUND);
+    let longest = spans.iter().max_by_key(|(a, b)| b - a).copied();
+    let (a, b) = longest.unwrap_or_else(|| panic!("nothing played on the viewer's output"));
+    assert!(b - a > 48_000 / 2, "at least half a second of the tone was played: {spans:?}");
+    let freq = dominant_frequency(&samples[a + EDGE..b - EDGE], 48_000, 100.0, 2000.0);
+    assert!((freq - 660.0).abs() < 3.0, "played {freq} Hz");
+}

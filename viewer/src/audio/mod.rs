@@ -63,6 +63,8 @@ pub struct AudioReceiver {
 impl AudioReceiver {
     pub fn start(settings: AudioSettings) -> std::io::Result<Self> {
         let stats = Arc::new(AudioStats::default());
+        // Nothing heard yet.
+        stats.peak_centibels.store(u64::MAX, Ordering::Relaxed);
         let (tx, rx) = sync_channel(RTP_QUEUE);
         let thread = std::thread::Builder::new().name("tether-audio-decode".into()).spawn({
             let stats = stats.clone();

@@ -58,7 +58,8 @@ impl Playback {
                 *s = q.pop_front().unwrap_or(0.0);
             }
         };
-        let on_error = |e: cpal::Error| tracing::warn!(%e, "audio playback error");
+        // Underruns at start and after pauses are expected; the callback plays silence then.
+        let on_error = |e: cpal::Error| tracing::debug!(%e, "audio playback error");
         let stream = device
             .build_output_stream::<f32, _, _>(config, on_data, on_error, None)
             .map_err(err)?;
