@@ -1,6 +1,7 @@
 //! `tether-agent`: shows a session code and, once support staff join with it and the person
 //! allows them, shares the screen.
 
+mod audio;
 mod capture;
 mod embedded;
 mod input;
@@ -106,9 +107,6 @@ fn main() -> anyhow::Result<()> {
 
 /// The embedded server (if any), the terminal UI (if given) and the agent loop.
 async fn serve(cli: &Cli, loop_end: LoopEnd, terminal: Option<UiEnd>) -> anyhow::Result<()> {
-    if !cli.no_audio {
-        tracing::info!("system audio is not shared yet");
-    }
     let mut options = ClientOptions::default();
     if let Some(ca) = &cli.ca_cert {
         options = options.trust_pem_file(ca)?;
@@ -136,6 +134,7 @@ async fn serve(cli: &Cli, loop_end: LoopEnd, terminal: Option<UiEnd>) -> anyhow:
         udp_bind: cli.udp_bind.clone(),
         view_only: cli.view_only,
         local_ice: local_ice(cli)?,
+        audio: !cli.no_audio,
     };
     let terminal = terminal.map(Terminal::start).transpose()?;
     let result = run::run(&server_url, &options, &settings, loop_end, shutdown_signal()).await;

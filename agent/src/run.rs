@@ -34,6 +34,8 @@ pub struct AgentSettings {
     pub view_only: bool,
     /// ICE servers and policy of the agent's own, applied over the server's.
     pub local_ice: tether_proto::LocalIce,
+    /// Share the system audio (off with `--no-audio`).
+    pub audio: bool,
 }
 
 /// How often the loop checks that the capture thread is still alive.
@@ -168,7 +170,7 @@ impl Agent<'_> {
                 let view_only = view_only || self.settings.view_only;
                 tracing::info!(view_only, "starting the session");
                 let input = InputSettings { view_only, monitor: self.settings.display };
-                match Session::start(&self.ice, &self.settings.udp_bind, input).await {
+                match Session::start(&self.ice, &self.settings.udp_bind, input, self.settings.audio).await {
                     Ok((started, offer)) => {
                         self.session = Some(started);
                         self.tx.send(&ClientMsg::Offer(offer)).await?;

@@ -19,6 +19,7 @@ use webrtc::rtp_transceiver::RtpSender;
 
 use crate::input::{self, InputService, InputSettings};
 use crate::restart::{IceRestart, RESTART_AFTER};
+use crate::audio::{self, AudioPipeline, AudioTrack};
 use crate::video::{SourceFactory, VideoPipeline, VideoSettings};
 
 /// Depth of the peer event channel; events are small and few.
@@ -38,6 +39,8 @@ pub struct Session {
     input_settings: InputSettings,
     input: Option<InputService>,
     pub restart: IceRestart,
+    audio_track: Option<AudioTrack>,
+    audio: Option<AudioPipeline>,
 }
 
 impl Session {
@@ -47,6 +50,7 @@ impl Session {
         ice: &IceConfig,
         udp_bind: &[String],
         input: InputSettings,
+        with_audio: bool,
     ) -> Result<(Self, Sdp), RtcError> {
         let (events_tx, events) = mpsc::channel(PEER_EVENTS);
         let options = PeerOptions { ice: ice.clone(), udp_bind: udp_bind.to_vec() };
@@ -57,6 +61,10 @@ impl Session {
         // Created before the offer so that the SDP carries the data channel (SCTP) section.
         let input_channel =
             pc.create_data_channel(INPUT_CHANNEL, Some(input::channel_init())).await?;
+        let audio_track = match with_audio {
+            true => Some(AudioTrack::add_to(pc.as_ref(), rand_ssrc()).await?),
+            false => None,
+        };
         let offer = pc.create_offer(None).await?;
         pc.set_local_description(offer.clone()).await?;
         let session = Session {
@@ -72,6 +80,8 @@ impl Session {
             input_settings: input,
             input: None,
             restart: IceRestart::new(RESTART_AFTER),
+            audio_track,
+            audio: None,
         };
         Ok((session, Sdp { sdp: offer.sdp }))
     }
@@ -143,6 +153,13 @@ impl Session {
         let input = InputService::start(self.input_channel.clone(), self.input_settings)
             .map_err(|e| format!("cannot start the input thread: {e}"))?;
         self.input = Some(input);
+        if let Some(track) = &self.audio_track {
+            let open = Box::new(audio::open_system_output);
+            match track.start(open, audio::AudioSettings::default()).await {
+                Ok(pipeline) => self.audio = pipeline,
+                Err(err) => tracing::warn!(%err, "cannot start the audio thread; video only"),
+            }
+        }
         Ok(())
     }
 
@@ -154,6 +171,9 @@ impl Session {
     /// Ends the session: stops the pipeline and closes the peer connection. Returns why the
     /// capture stopped, if it stopped with an error.
     pub async fn stop(mut self) -> Option<String> {
+        if let Some(audio) = self.audio.take() {
+            audio.stop().await;
+        }
         let capture_error = match self.video.take() {
             Some(video) => video.stop().await,
             None => None,

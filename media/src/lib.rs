@@ -3,6 +3,7 @@
 //! pattern the benchmark paints into the screen.
 #![forbid(unsafe_code)]
 
+pub mod audio;
 pub mod codec;
 pub mod image;
 pub mod probe;

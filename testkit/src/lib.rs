@@ -7,11 +7,15 @@
 //! - [`process`]: child processes for end-to-end tests: stdout lines, waiting, kill on drop,
 //!   and where the workspace's binaries are.
 //! - [`netlab`]: network namespaces with NAT routers between an agent, a viewer and a server.
+//! - [`pulse`]: private PulseAudio servers with a null sink, and tones played into them.
+//! - [`tone`]: tone WAV files and their analysis (dominant frequency, level, sound spans).
 #![forbid(unsafe_code)]
 
 pub mod netlab;
 pub mod paint;
 pub mod process;
+pub mod pulse;
 pub mod randr;
 pub mod xinput;
+pub mod tone;
 pub mod xvfb;

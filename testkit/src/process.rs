@@ -115,6 +115,20 @@ impl ChildProcess {
         Ok(self.child.try_wait()?)
     }
 
+    /// SIGINT (what Ctrl-C sends: the binaries end their session cleanly), then waits up to
+    /// `timeout` for the child to end.
+    pub fn interrupt(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        kill_process(Pid::from_child(&self.child), Signal::INT)?;
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        bail!("{} did not end within {timeout:?} of SIGINT{}", self.name, self.history())
+    }
+
     /// SIGTERM, then SIGKILL if it has not ended after `grace`; returns how it ended.
     pub fn terminate(&mut self, grace: Duration) -> Result<ExitStatus> {
         Ok(terminate(&mut self.child, grace)?)

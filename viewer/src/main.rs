@@ -1,5 +1,6 @@
 //! `tether-viewer CODE`: joins the agent that shows CODE and receives its screen.
 
+mod audio;
 mod decode;
 mod input_script;
 mod session;
@@ -56,6 +57,12 @@ struct Cli {
     connect_timeout: Duration,
     #[command(flatten, next_help_heading = "ICE (used with the signaling server's)")]
     ice: PeerIceArgs,
+    /// Write the received system audio to this WAV file (48 kHz stereo), as it arrives.
+    #[arg(long, value_name = "FILE")]
+    audio_dump: Option<PathBuf>,
+    /// Play the received audio on the default output device (also in --headless mode).
+    #[arg(long)]
+    play_audio: bool,
 }
 
 #[tokio::main]
@@ -84,6 +91,7 @@ async fn main() -> anyhow::Result<()> {
         input_script,
         connect_timeout: cli.connect_timeout,
         ice: cli.ice.to_local().context("invalid ICE options")?,
+        audio: audio::AudioSettings { dump: cli.audio_dump, play: cli.play_audio },
     };
     session::run(&cli.server, &options, code, &settings).await
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tether_media::rtc::{
     PeerEvent, PeerOptions, PeerState, build_peer, candidate_from_proto, selected_pair,
     settled_pair,
@@ -22,6 +23,7 @@ use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{PeerConnection, RTCSessionDescription, StatsSelector};
 
+use crate::audio::{AudioReceiver, AudioSettings, AudioStatsPrinter};
 use crate::decode::{Decoding, RtpIn, Shared};
 use crate::input_script::{self, InputScript};
 
@@ -37,6 +39,7 @@ pub struct ViewerSettings {
     pub connect_timeout: Duration,
     /// ICE servers and policy from flags or a file, merged over the server's.
     pub ice: LocalIce,
+    pub audio: AudioSettings,
 }
 
 const STATS_EVERY: Duration = Duration::from_secs(1);
@@ -68,6 +71,9 @@ pub async fn run(
     let (mut tx, mut rx) = client.split();
     let decoding = Decoding::start(settings.snapshot.clone(), settings.latency_probe)
         .context("cannot start the decode thread")?;
+    let audio =
+        AudioReceiver::start(settings.audio.clone()).context("cannot start the audio thread")?;
+    let mut audio_stats: Option<AudioStatsPrinter> = None;
     let mut ice = IceConfig::default();
     let mut peer: Option<Peer> = None;
     let mut early_candidates: Vec<IceCandidate> = Vec::new();
@@ -143,6 +149,10 @@ pub async fn run(
                 PeerEvent::LocalCandidate(c) => {
                     tx.send(&ClientMsg::Candidate(Candidate { candidate: Some(c) })).await?;
                 }
+                PeerEvent::Track(track) if track.kind().await == RtpCodecKind::Audio => {
+                    audio_stats = Some(AudioStatsPrinter::new());
+                    tasks.spawn(audio.read_track(track));
+                }
                 PeerEvent::Track(track) => {
                     if let Some(feeder) = decoding.feeder() {
                         tasks.spawn(read_track(track.clone(), feeder));
@@ -186,6 +196,9 @@ pub async fn run(
                         .await
                         .map_or("?".to_owned(), |pair| pair.map_or("none".to_owned(), |p| p.kinds()));
                     println!("{} {network} ice={peer_state} pair={pair}", stats.line(&decoding.shared));
+                    if let Some(printer) = &mut audio_stats {
+                        println!("{}", printer.line(&audio.stats));
+                    }
                 }
             }
         }
@@ -195,7 +208,12 @@ pub async fn run(
         let _ = p.pc.close().await;
     }
     let shared = decoding.shared.clone();
-    tokio::task::spawn_blocking(move || decoding.stop()).await.ok();
+    tokio::task::spawn_blocking(move || {
+        decoding.stop();
+        audio.stop();
+    })
+    .await
+    .ok();
     if settings.latency_probe {
         println!("{}", latency_line(&shared.latencies()));
     }

@@ -11,6 +11,6 @@ mod runtime;
 pub use assembler::{AssembledFrame, AssemblerStats, FrameAssembler};
 pub use pair::{PairEnd, SelectedPair, selected_pair, settled_pair};
 pub use peer::{
-    PeerEvent, PeerOptions, PeerState, RtcError, build_peer, candidate_from_proto,
-    candidate_to_proto, h264_codec, video_track,
+    PeerEvent, PeerOptions, PeerState, RtcError, audio_track, build_peer, candidate_from_proto,
+    candidate_to_proto, h264_codec, opus_codec, video_track,
 };

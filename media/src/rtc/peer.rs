@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use rtc::interceptor::Slot;
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::media_engine::MIME_TYPE_H264;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
     RtpCodecKind,
@@ -15,6 +15,7 @@ use tether_proto::signal::IceCandidate;
 use tether_proto::{IceConfig, TransportPolicy};
 use tokio::sync::mpsc;
 use webrtc::data_channel::DataChannel;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
@@ -39,6 +40,20 @@ pub fn h264_codec() -> RTCRtpCodecParameters {
             rtcp_feedback: vec![],
         },
         payload_type: 102,
+    }
+}
+
+/// The one audio codec: Opus 48 kHz stereo with in-band FEC, as browsers expect it.
+pub fn opus_codec() -> RTCRtpCodecParameters {
+    RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: MIME_TYPE_OPUS.to_owned(),
+            clock_rate: 48_000,
+            channels: 2,
+            sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+            rtcp_feedback: vec![],
+        },
+        payload_type: 111,
     }
 }
 
@@ -140,6 +155,7 @@ pub async fn build_peer(
 ) -> Result<Arc<dyn PeerConnection>, RtcError> {
     let mut media = MediaEngine::default();
     media.register_codec(h264_codec(), RtpCodecKind::Video)?;
+    media.register_codec(opus_codec(), RtpCodecKind::Audio)?;
     // NACK, RTCP sender/receiver reports and TWCC feedback come from webrtc-rs's interceptors;
     // codecs must be registered first so their feedback lines reach the SDP.
     let registry = register_default_interceptors(Registry::new(), &mut media)?
@@ -200,6 +216,26 @@ pub fn video_track(ssrc: u32) -> Result<Arc<TrackLocalStaticSample>, RtcError> {
         }],
     );
     Ok(Arc::new(TrackLocalStaticSample::new(Instant::now(), track)?))
+}
+
+/// A local Opus track sending with `ssrc`. The agent writes whole RTP packets to it: it sets
+/// timestamps from the capture clock and leaves DTX frames out (see `tether_media::audio`).
+pub fn audio_track(ssrc: u32) -> Arc<TrackLocalStaticRTP> {
+    let track = MediaStreamTrack::new(
+        "tether".to_owned(),
+        "system-audio".to_owned(),
+        "system-audio".to_owned(),
+        RtpCodecKind::Audio,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: opus_codec().rtp_codec,
+            ..Default::default()
+        }],
+    );
+    Arc::new(TrackLocalStaticRTP::new(track))
 }
 
 /// webrtc-rs's candidate as it goes on the wire.

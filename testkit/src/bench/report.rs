@@ -70,6 +70,10 @@ pub struct Measured {
     pub kbps: Option<f64>,
     pub decode_ms: Option<f64>,
     pub video: Option<String>,
+    /// Mean of the viewer's `audio: kbps=` lines.
+    pub audio_kbps: Option<f64>,
+    /// Median delay from a tone burst played to its arrival at the viewer.
+    pub audio_delay_ms: Option<f64>,
     /// Anything else for the record, one line each.
     pub details: Vec<String>,
     /// Raw lines for the record.
@@ -80,7 +84,7 @@ pub struct Measured {
     pub failure: Option<String>,
 }
 
-pub const HEADER: &str = "| scenario | fps | p50 ms | p95 ms | p99 ms | agent CPU (% of one core) | agent RSS MiB | viewer RSS MiB | kbit/s | capture/convert/encode/decode ms |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |";
+pub const HEADER: &str = "| scenario | fps | p50 ms | p95 ms | p99 ms | agent CPU (% of one core) | agent RSS MiB | viewer RSS MiB | kbit/s | capture/convert/encode/decode ms | audio kbit/s | audio delay p50 ms |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |";
 
 /// `value` with `decimals` places, or `n/a`.
 pub fn show(value: Option<f64>, decimals: usize) -> String {
@@ -101,7 +105,7 @@ impl Measured {
             None => self.label.clone(),
         };
         format!(
-            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             show(self.fps, 1),
             show(self.latency_ms("p50"), 1),
             show(self.latency_ms("p95"), 1),
@@ -111,6 +115,8 @@ impl Measured {
             show(self.viewer_rss_mib, 0),
             show(self.kbps, 0),
             stages.join(" / "),
+            show(self.audio_kbps, 1),
+            show(self.audio_delay_ms, 1),
         )
     }
 
@@ -198,13 +204,13 @@ mod tests {
         let mut m = Measured { label: "1920x1080 static".into(), ..Measured::default() };
         assert_eq!(
             m.row(),
-            "| 1920x1080 static | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a / n/a / n/a / n/a |"
+            "| 1920x1080 static | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a / n/a / n/a / n/a | n/a | n/a |"
         );
         m.latency = Some("latency: frames=10 p50=20.04ms p95=25ms p99=30ms max=31ms".into());
         m.video = Some("video: captured=1 encoded=1 sent=1 bytes=9 capture_ms=0.41 convert_ms=0.30 encode_ms=6.10".into());
         m.agent_cpu = Some(41.6);
         assert!(m.row().contains("| 20.0 | 25.0 | 30.0 | 42 % |"), "{}", m.row());
-        assert!(m.row().ends_with("| 0.41 / 0.30 / 6.10 / n/a |"), "{}", m.row());
+        assert!(m.row().ends_with("| 0.41 / 0.30 / 6.10 / n/a | n/a | n/a |"), "{}", m.row());
         m.check(true, true, Some("stats: fps=1 frames=100 lost=2 dropped=0"));
         assert_eq!(m.warnings.len(), 3, "{:?}", m.warnings);
     }

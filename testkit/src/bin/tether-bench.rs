@@ -19,6 +19,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use bench::audio::{ToneBursts, describe_delays, median, onset_delays};
 use bench::motion::PaintLoop;
 use bench::procfs::{Sampler, child_named, clock_ticks_per_second};
 use bench::report::{HEADER, Measured, Timed, show, stats_means};
@@ -26,6 +27,7 @@ use clap::Parser;
 use rustix::process::{Pid, Signal, kill_process};
 use tether_testkit::paint::Painter;
 use tether_testkit::process::{ChildProcess, workspace_bin};
+use tether_testkit::pulse::PulseServer;
 use tether_testkit::xvfb::Xvfb;
 
 /// For the agent's `server:`/`code:` lines and the viewer's `state: connected`.
@@ -109,6 +111,9 @@ struct Cli {
     /// Pointer moves and key taps for the input latency run after the scenarios (0: none).
     #[arg(long, value_name = "N", default_value_t = 200)]
     input_events: usize,
+    /// No system audio: no PulseAudio server, and the agent runs with --no-audio.
+    #[arg(long)]
+    no_audio: bool,
 }
 
 struct Bins {
@@ -240,14 +245,25 @@ fn measure(cli: &Cli, s: &Scenario, hz: u64, bins: &Bins, m: &mut Measured) -> R
         Kind::Static => None,
     };
 
+    // Tone bursts go into its null sink; the agent captures the monitor.
+    let pulse = match cli.no_audio {
+        true => None,
+        false => Some(PulseServer::start().context("cannot start pulseaudio")?),
+    };
     let mut command = Command::new(&bins.agent);
     command
         .args(["--bind", "127.0.0.1:0", "--udp-bind", "127.0.0.1:0", "--auto-allow"])
-        .args(["--no-tray", "--no-audio", "--max-fps", "60"])
+        .args(["--no-tray", "--max-fps", "60"])
         .args(cli.agent_args.as_deref().unwrap_or("").split_whitespace())
         .env("DISPLAY", &display)
         .env_remove("WAYLAND_DISPLAY")
         .stdin(Stdio::null());
+    match &pulse {
+        Some(pulse) => pulse.configure(&mut command),
+        None => {
+            command.arg("--no-audio");
+        }
+    }
     quiet_logs(&mut command);
     let mut agent = ChildProcess::spawn(command).context("cannot start tether-agent")?;
     let server = agent.wait_for_line("server: ", START_TIMEOUT)?.trim().to_owned();
@@ -268,6 +284,7 @@ fn measure(cli: &Cli, s: &Scenario, hz: u64, bins: &Bins, m: &mut Measured) -> R
     let joined = Instant::now();
     let pair = viewer.wait_for_line("state: connected", START_TIMEOUT)?;
     let connected = Instant::now();
+    let bursts = pulse.as_ref().map(ToneBursts::start).transpose()?;
     m.details.push(format!(
         "connected {:.2} s after the viewer started; selected pair{pair}",
         (connected - joined).as_secs_f64()
@@ -276,6 +293,7 @@ fn measure(cli: &Cli, s: &Scenario, hz: u64, bins: &Bins, m: &mut Measured) -> R
     // Every viewer line until `latency:`, which it prints last.
     let deadline = connected + Duration::from_secs(cli.seconds) + END_GRACE;
     let mut stats: Vec<Timed> = Vec::new();
+    let (mut audio_stats, mut onsets): (Vec<Timed>, Vec<String>) = (Vec::new(), Vec::new());
     let mut ended = None;
     let viewer_outcome = loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -287,6 +305,10 @@ fn measure(cli: &Cli, s: &Scenario, hz: u64, bins: &Bins, m: &mut Measured) -> R
         m.raw.push(format!("viewer: {line}"));
         if line.starts_with("stats: ") {
             stats.push(Timed { at, line });
+        } else if line.starts_with("audio: kbps=") {
+            audio_stats.push(Timed { at, line });
+        } else if line.starts_with("audio: onset") {
+            onsets.push(line);
         } else if line.starts_with("latency: ") {
             m.latency = Some(line);
             break Ok(());
@@ -295,6 +317,7 @@ fn measure(cli: &Cli, s: &Scenario, hz: u64, bins: &Bins, m: &mut Measured) -> R
         }
     };
     let viewer_status = wait_exit(&mut viewer, EXIT_TIMEOUT);
+    let burst_times = bursts.map(ToneBursts::stop).unwrap_or_default();
     let painted = painter.map(PaintLoop::stop).transpose();
 
     // The agent prints `video:` when the session's video stops (the viewer's bye); SIGINT
@@ -347,6 +370,18 @@ fn measure(cli: &Cli, s: &Scenario, hz: u64, bins: &Bins, m: &mut Measured) -> R
         cores * 100,
         show(busy.zip(ours).map(|(b, o)| (b - o).max(0.0)), 0),
     ));
+    if pulse.is_some() {
+        let delays = onset_delays(&burst_times, &onsets);
+        m.audio_kbps = stats_means(&audio_stats, from, to).kbps;
+        m.audio_delay_ms = median(&delays);
+        m.details.push(format!(
+            "audio: {} kbit/s mean ({} ms 1 kHz bursts every 1.5 s, silence between); \
+             delay burst played -> arrived at the viewer: {}",
+            show(m.audio_kbps, 1),
+            bench::audio::BURST_MS,
+            describe_delays(&delays)
+        ));
+    }
     let last_stats = stats.last().map(|s| s.line.clone());
     if let Some(frames) = last_stats.as_deref().and_then(|l| bench::report::number(l, "frames")) {
         let secs = to.saturating_duration_since(connected).as_secs_f64().max(0.001);
