@@ -10,7 +10,7 @@ BUILD_PKGS=(build-essential pkg-config nasm cmake libxcb1-dev libxcb-shm0-dev li
 TEST_PKGS=(xvfb xauth x11-xkb-utils xkb-data xdotool x11-apps x11-utils util-linux
   libxkbcommon-x11-0 libayatana-appindicator3-1 dbus dbus-x11 trayer imagemagick
   pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox
-  chromium nodejs coturn iproute2 iptables)
+  chromium nodejs npm coturn iproute2 iptables)
 
 case "${1:-build}" in
   build) wanted=("${BUILD_PKGS[@]}") ;;

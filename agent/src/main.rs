@@ -84,6 +84,9 @@ async fn main() -> anyhow::Result<()> {
             for url in embedded.lan_urls() {
                 println!("server: {url}");
             }
+            for url in embedded.viewer_urls() {
+                println!("viewer: {url}");
+            }
             (embedded.local_url(), Some(embedded))
         }
     };

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod rendezvous;
 mod server;
 pub mod tls;
+mod web;
 
 pub use config::{Config, IceSettings};
 pub use server::{ServeError, WS_PATH, serve};

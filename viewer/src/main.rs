@@ -2,6 +2,8 @@
 
 mod decode;
 mod session;
+mod ui;
+mod window;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,8 +20,9 @@ use crate::session::ViewerSettings;
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
-    /// The session code, e.g. "482 913 075" (spaces and dashes are fine).
-    code: String,
+    /// The session code, e.g. "482 913 075" (spaces and dashes are fine). Without it the
+    /// window asks for it.
+    code: Option<String>,
     /// Signaling server (ws://host:port, wss://host, http(s)://...).
     #[arg(long, value_name = "URL", default_value = "ws://127.0.0.1:7878")]
     server: String,
@@ -29,7 +32,8 @@ struct Cli {
     /// Extra CA certificate (PEM) to trust for a wss:// server.
     #[arg(long, value_name = "FILE")]
     ca_cert: Option<PathBuf>,
-    /// No window: print the connection state and running stats instead.
+    /// No window: print the connection state and running stats instead. (In the window, F10
+    /// switches fit / 1:1, F11 fullscreen, F12 the stats overlay.)
     #[arg(long)]
     headless: bool,
     /// Write the latest frame to this PNG (at least once a second, and on exit).
@@ -46,17 +50,15 @@ struct Cli {
     udp_bind: Vec<String>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     tether_signal::cli::init_logging();
     let cli = Cli::parse();
-    let code: SessionCode =
-        cli.code.parse().with_context(|| format!("{:?} is not a session code", cli.code))?;
-    if !cli.headless {
-        bail!(
-            "the viewer window is not built yet; run with --headless (and --snapshot FILE to see frames)"
-        );
-    }
+    let code: Option<SessionCode> = match &cli.code {
+        Some(text) => {
+            Some(text.parse().with_context(|| format!("{text:?} is not a session code"))?)
+        }
+        None => None,
+    };
     let mut options = ClientOptions::default();
     if let Some(ca) = &cli.ca_cert {
         options = options.trust_pem_file(ca)?;
@@ -67,6 +69,13 @@ async fn main() -> anyhow::Result<()> {
         duration: cli.duration,
         latency_probe: cli.latency_probe,
         udp_bind: cli.udp_bind,
+        ui: None,
     };
-    session::run(&cli.server, &options, code, &settings).await
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    if !cli.headless {
+        // The window needs the main thread; the session runs on the runtime's workers.
+        return window::run(runtime, cli.server, options, code, settings);
+    }
+    let Some(code) = code else { bail!("--headless needs the session code") };
+    runtime.block_on(session::run(&cli.server, &options, code, &settings, None))
 }

@@ -1,0 +1,140 @@
+//! The native viewer window end to end: the agent shares one Xvfb display, the viewer's window
+//! opens on a second one; a screenshot of that second display must show the agent's picture,
+//! and clicks and keys synthesised into the window with xdotool must come out as input
+//! messages.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tether_media::image::{psnr_rgba, write_png_rgba};
+use tether_testkit::paint::{Painter, RgbaImage};
+use tether_testkit::process::{ChildProcess, workspace_bin};
+use tether_testkit::xvfb::Xvfb;
+
+const MIN_PSNR_DB: f64 = 28.0;
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The `width` x `height` block at the top-left corner of `image`.
+fn crop(image: &RgbaImage, width: u32, height: u32) -> Vec<u8> {
+    let row = width as usize * 4;
+    image
+        .data
+        .chunks_exact(image.width as usize * 4)
+        .take(height as usize)
+        .flat_map(|r| &r[..row])
+        .copied()
+        .collect()
+}
+
+fn xdotool(display: &str, args: &[&str]) -> String {
+    let out = Command::new("xdotool")
+        .env("DISPLAY", display)
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("xdotool runs");
+    assert!(out.status.success(), "xdotool {args:?} failed");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Polls `log` until it contains every one of `needles`.
+fn wait_for_log(log: &Path, needles: &[&str]) -> String {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if needles.iter().all(|n| text.contains(n)) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "the viewer never logged all of {needles:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+#[ignore = "needs Xvfb"]
+fn the_window_shows_the_screen_and_sends_input() {
+    let shared = Xvfb::start(1280, 720).expect("Xvfb for the agent");
+    let painter = Painter::connect(shared.display()).expect("X connection");
+    painter.fill_test_pattern(1280, 720).expect("pattern drawn");
+    let reference = painter.screenshot().expect("X screenshot");
+    let desk = Xvfb::start(1600, 900).expect("Xvfb for the viewer");
+    let out = std::env::temp_dir().join(format!("tether-window-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&out).unwrap();
+
+    let mut agent_cmd = Command::new(workspace_bin("tether-agent"));
+    agent_cmd
+        .env("DISPLAY", shared.display())
+        .args(["--bind", "127.0.0.1:0", "--udp-bind", "127.0.0.1:0"])
+        .args(["--auto-allow", "--no-tray", "--no-audio"]);
+    let mut agent = ChildProcess::spawn(agent_cmd).expect("agent starts");
+    let server = agent.wait_for_line("server: ", PATIENCE).expect("server line");
+    let code = agent.wait_for_line("code: ", PATIENCE).expect("code line");
+
+    let log = out.join("viewer.log");
+    let mut viewer_cmd = Command::new(workspace_bin("tether-viewer"));
+    viewer_cmd
+        .env("DISPLAY", desk.display())
+        .env("RUST_LOG", "info,tether_viewer=debug")
+        .env("NO_COLOR", "1")
+        .arg(&code)
+        .args(["--server", &server, "--udp-bind", "127.0.0.1:0"])
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut viewer = ChildProcess::spawn(viewer_cmd).expect("viewer starts");
+    let first = viewer.wait_for_line("first frame: ", PATIENCE).expect("a first frame");
+    eprintln!("native viewer: first frame {first}");
+
+    // The window (no window manager: at the top-left corner) shows the picture 1:1.
+    let deadline = Instant::now() + PATIENCE;
+    let mut best = 0.0;
+    loop {
+        let shot = Painter::connect(desk.display()).and_then(|p| p.screenshot()).expect("shot");
+        let shown = crop(&shot, reference.width, reference.height);
+        let psnr = psnr_rgba(&shown, &reference.data);
+        if psnr >= MIN_PSNR_DB {
+            eprintln!("window screenshot: PSNR {psnr:.1} dB");
+            break;
+        }
+        best = f64::max(best, psnr);
+        if Instant::now() > deadline {
+            let _ = write_png_rgba(&out.join("window.png"), shot.width, shot.height, &shot.data);
+            panic!("the window never showed the screen: best {best:.1} dB; see {out:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Input synthesised into the window, as a user's X server would deliver it.
+    let window = xdotool(desk.display(), &["search", "--name", "Tether viewer"]);
+    let window = window.lines().next().expect("the window is found").to_owned();
+    xdotool(desk.display(), &["windowfocus", "--sync", &window]);
+    xdotool(desk.display(), &["mousemove", "--sync", "320", "180"]);
+    xdotool(desk.display(), &["click", "1"]);
+    xdotool(desk.display(), &["click", "5"]);
+    xdotool(desk.display(), &["key", "a", "shift+Return"]);
+    let text = wait_for_log(
+        &log,
+        &[
+            "PointerMove { x: 0.25, y: 0.25 }",
+            "PointerButton { button: 0, down: true }",
+            "PointerButton { button: 0, down: false }",
+            "Wheel { dx: ",
+            "dy: 1.0 }",
+            "Key { code: \"KeyA\", down: true }",
+            "Key { code: \"KeyA\", down: false }",
+            "Key { code: \"ShiftLeft\", down: true }",
+            "Key { code: \"Enter\", down: false }",
+        ],
+    );
+    assert!(!text.contains("button: 4"), "wheel clicks are not buttons");
+
+    // Focus leaves the window (to the root window): everything is let go.
+    let root = Command::new("xwininfo").env("DISPLAY", desk.display()).arg("-root").output();
+    let root = String::from_utf8_lossy(&root.expect("xwininfo runs").stdout).into_owned();
+    let root = root.split_whitespace().find(|w| w.starts_with("0x")).expect("root id").to_owned();
+    xdotool(desk.display(), &["windowfocus", &root]);
+    wait_for_log(&log, &["ReleaseAll"]);
+
+    viewer.terminate(Duration::from_secs(10)).expect("viewer stops");
+    agent.terminate(Duration::from_secs(10)).expect("agent stops");
+    let _ = std::fs::remove_dir_all(out);
+}
