@@ -70,6 +70,7 @@ async function main() {
     await page.waitForFunction(() => window.tether.firstFrameMs !== null, null,
       { timeout: PATIENCE_MS });
     result.firstFrameMs = await page.evaluate(() => window.tether.firstFrameMs);
+    result.marks = await page.evaluate(() => window.tether.marks);
     await page.waitForFunction(() => window.tether.stats && window.tether.stats.framesDecoded > 0,
       null, { timeout: PATIENCE_MS });
     result.framesBefore = await page.evaluate(() => window.tether.stats.framesDecoded);
@@ -102,16 +103,36 @@ async function main() {
     await page.screenshot({ path: result.screenshot, clip: rect });
     await page.screenshot({ path: join(args.out, 'page.png') });
 
-    for (const [x, y, button] of args.clicks) {
-      const names = ['left', 'middle', 'right'];
-      await page.mouse.move(rect.x + x * rect.width, rect.y + y * rect.height);
-      await page.mouse.click(rect.x + x * rect.width, rect.y + y * rect.height,
-        { button: names[button] || 'left' });
-    }
-    if (args.clicks.length) await page.mouse.wheel(0, 300);
-    for (const key of args.keys) await page.keyboard.press(key);
-    // Focus leaves the page: the viewer lets go of everything.
     if (args.clicks.length || args.keys.length) {
+      // Without an `input` channel from the agent (an agent built without remote control),
+      // a recorder stands in for it, so the page's capture and mapping are still checked.
+      result.inputChannel = await page.evaluate(() => {
+        if (session.input) return 'agent';
+        session.input = {
+          label: 'input', readyState: 'open', bufferedAmount: 0,
+          send(data) { window.__sent.push(data); },
+        };
+        return 'recorder';
+      });
+      // Letterboxed: a narrower window puts bars above and below the picture.
+      await page.setViewportSize({ width: 1000, height: 764 });
+      await page.waitForFunction(() => document.getElementById('video').clientWidth === 1000);
+      const box = await page.evaluate(() => {
+        const r = document.getElementById('video').getBoundingClientRect();
+        return { x: r.left, y: r.top, width: r.width, height: r.height };
+      });
+      // The picture's rectangle inside the element, computed here independently of the page.
+      const shown = box.width * 720 / 1280;
+      const top = box.y + (box.height - shown) / 2;
+      const names = ['left', 'middle', 'right'];
+      for (const [x, y, button] of args.clicks) {
+        const at = [box.x + x * box.width, top + y * shown];
+        await page.mouse.move(at[0], at[1]);
+        await page.mouse.click(at[0], at[1], { button: names[button] || 'left' });
+      }
+      await page.mouse.wheel(0, 300);
+      for (const key of args.keys) await page.keyboard.press(key);
+      // Focus leaves the picture: the viewer lets go of everything.
       await page.evaluate(() => document.getElementById('video').blur());
     }
     result.sent = await page.evaluate(() => window.__sent);

@@ -121,6 +121,8 @@ const status = {
   state: 'idle',
   joinedAt: null,
   firstFrameMs: null,
+  // Milliseconds from Connect to each step (open, joined, offer, connected, first_frame).
+  marks: {},
   stats: null,
   inputSent: 0,
   mdnsDropped: 0,
@@ -140,6 +142,12 @@ let session = null;
 function showMessage(text, info) {
   ui.message.textContent = text;
   ui.message.className = info ? 'info' : '';
+}
+
+function mark(step) {
+  if (status.joinedAt !== null && !(step in status.marks)) {
+    status.marks[step] = Math.round(performance.now() - status.joinedAt);
+  }
 }
 
 function setState(state, text, isError) {
@@ -173,6 +181,7 @@ class Session {
   }
 
   onOpen() {
+    mark('open');
     this.send({ type: 'hello', version: PROTOCOL_VERSION, role: 'viewer', name: this.name });
     this.send({ type: 'join', code: this.code });
     showMessage('Looking for the computer…', true);
@@ -188,11 +197,13 @@ class Session {
     if (!msg || typeof msg !== 'object') return;
     switch (msg.type) {
       case 'joined':
+        mark('joined');
         this.ice = msg.ice;
         this.showSession();
         setState('waiting', `Waiting for the person at ${msg.agent_name || 'the computer'} to allow you…`);
         break;
       case 'offer':
+        mark('offer');
         this.onOffer(msg.sdp).catch((err) => this.fail(`Could not connect: ${err.message || err}`));
         break;
       case 'candidate':
@@ -286,12 +297,14 @@ class Session {
   onFirstFrame() {
     if (status.firstFrameMs === null && status.joinedAt !== null) {
       status.firstFrameMs = performance.now() - status.joinedAt;
+      mark('first_frame');
       console.info(`first frame ${status.firstFrameMs.toFixed(0)} ms after Connect`);
     }
   }
 
   onConnectionState(state) {
     if (state === 'connected') {
+      mark('connected');
       setState('connected', 'Connected. Click the picture to control the computer.');
       ui.video.focus();
       if (!this.statsTimer) this.statsTimer = setInterval(() => this.updateStats(), STATS_EVERY_MS);
@@ -431,6 +444,7 @@ ui.form.addEventListener('submit', (e) => {
   if (session) return;
   status.joinedAt = performance.now();
   status.firstFrameMs = null;
+  status.marks = {};
   ui.join.disabled = true;
   session = new Session(code, ui.name.value.trim());
 });

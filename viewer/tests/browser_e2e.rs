@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tether_media::image::{psnr_rgba, read_png_rgba, write_png_rgba};
+use tether_proto::input::InputMsg;
 use tether_testkit::paint::Painter;
 use tether_testkit::process::{ChildProcess, workspace_bin};
 use tether_testkit::xvfb::Xvfb;
@@ -78,8 +79,12 @@ fn a_browser_decodes_the_screen_as_h264() {
 
     let mut agent = start_agent(xvfb.display());
     assert!(agent.page.starts_with("http://127.0.0.1:") && agent.page.ends_with('/'));
-    let result = run_browser(&agent.page, &agent.code, &out, &[]);
-    eprintln!("browser: first frame {} ms after Connect", result["firstFrameMs"]);
+    let input_args = ["--clicks", "0.25,0.75,0;0.5,0.5,2", "--keys", "KeyA,Shift+Enter"];
+    let result = run_browser(&agent.page, &agent.code, &out, &input_args);
+    eprintln!(
+        "browser: first frame {} ms after Connect ({})",
+        result["firstFrameMs"], result["marks"]
+    );
 
     assert_eq!(result["codec"], "video/H264", "{result:#}");
     assert_eq!((result["width"].as_u64(), result["height"].as_u64()), (Some(1280), Some(720)));
@@ -98,6 +103,43 @@ fn a_browser_decodes_the_screen_as_h264() {
     eprintln!("browser screenshot: PSNR {psnr:.1} dB");
     assert!(psnr >= MIN_PSNR_DB, "the page shows the screen: {psnr:.1} dB; see {out:?}");
 
+    check_input(&result);
+
     agent.process.terminate(Duration::from_secs(10)).expect("agent stops");
     let _ = std::fs::remove_dir_all(out);
+}
+
+/// The page's input messages: valid by the protocol, the pointer mapped over the letterboxed
+/// picture, W3C buttons and key codes, the wheel in notches, and everything let go on blur.
+fn check_input(result: &Value) {
+    let sent: Vec<InputMsg> = result["sent"]
+        .as_array()
+        .expect("the page's input messages")
+        .iter()
+        .map(|m| InputMsg::decode(m.as_str().unwrap_or_default()).expect("a valid input message"))
+        .collect();
+    eprintln!("input via the {} channel: {} messages", result["inputChannel"], sent.len());
+    let near = |x: f64, y: f64| {
+        sent.iter().any(|m| {
+            matches!(m, InputMsg::PointerMove { x: mx, y: my }
+                if (mx - x).abs() < 0.01 && (my - y).abs() < 0.01)
+        })
+    };
+    assert!(near(0.25, 0.75) && near(0.5, 0.5), "pointer positions: {sent:?}");
+    let position = |wanted: &InputMsg| {
+        sent.iter().position(|m| m == wanted).unwrap_or_else(|| panic!("{wanted:?} in {sent:?}"))
+    };
+    let button = |button, down| InputMsg::PointerButton { button, down };
+    let key = |code: &str, down| InputMsg::Key { code: code.into(), down };
+    assert!(position(&button(0, true)) < position(&button(0, false)));
+    assert!(position(&button(2, true)) < position(&button(2, false)));
+    assert!(position(&key("KeyA", true)) < position(&key("KeyA", false)));
+    let shift = position(&key("ShiftLeft", true));
+    assert!(shift < position(&key("Enter", true)));
+    assert!(position(&key("Enter", false)) < position(&key("ShiftLeft", false)));
+    assert!(
+        sent.iter().any(|m| matches!(m, InputMsg::Wheel { dy, .. } if (dy - 3.0).abs() < 1e-9)),
+        "300 px of wheel is 3 notches: {sent:?}"
+    );
+    assert_eq!(sent.last(), Some(&InputMsg::ReleaseAll), "blur lets go of everything");
 }
