@@ -4,6 +4,7 @@
 mod capture;
 mod consent;
 mod embedded;
+mod input;
 mod run;
 mod session;
 mod video;
@@ -46,6 +47,9 @@ struct Cli {
     /// Run without a tray icon; the terminal asks and reports instead.
     #[arg(long)]
     no_tray: bool,
+    /// Share the screen only: inject no input from the viewer (its attempts are counted).
+    #[arg(long)]
+    view_only: bool,
     /// Do not share the system audio.
     #[arg(long)]
     no_audio: bool,
@@ -99,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
             bitrate_bps: cli.bitrate.saturating_mul(1000),
         },
         udp_bind: cli.udp_bind.clone(),
+        view_only: cli.view_only,
     };
     let result = run::run(&server_url, &options, &settings, shutdown_signal()).await;
     if let Some(embedded) = embedded {

@@ -10,6 +10,7 @@ use tether_signal::client::{ClientOptions, SignalClient, SignalSender};
 
 use crate::capture;
 use crate::consent::{self, ConsentMode, Decision};
+use crate::input::InputSettings;
 use crate::session::{Session, is_terminal};
 use crate::video::VideoSettings;
 
@@ -20,6 +21,8 @@ pub struct AgentSettings {
     pub display: usize,
     pub video: VideoSettings,
     pub udp_bind: Vec<String>,
+    /// `--view-only`: no session may drive the mouse or keyboard.
+    pub view_only: bool,
 }
 
 /// How often the loop checks that the capture thread is still alive.
@@ -128,24 +131,31 @@ async fn admit(
 ) -> anyhow::Result<()> {
     println!("state: asked by {:?} from {}", peer.name, peer.addr);
     let (reason, message) = match consent::ask(settings.consent, &peer).await {
-        Decision::Allow => match Session::start(ice, &settings.udp_bind).await {
-            Ok((started, offer)) => {
-                *session = Some(started);
-                tx.send(&ClientMsg::Offer(offer)).await?;
-                println!("state: sharing with {:?}", peer.name);
-                return Ok(());
+        Decision::Allow => {
+            match Session::start(ice, &settings.udp_bind, input_settings(settings)).await {
+                Ok((started, offer)) => {
+                    *session = Some(started);
+                    tx.send(&ClientMsg::Offer(offer)).await?;
+                    println!("state: sharing with {:?}", peer.name);
+                    return Ok(());
+                }
+                Err(err) => {
+                    tracing::error!(%err, "cannot start the session");
+                    (ByeReason::Other, format!("the agent could not start the session: {err}"))
+                }
             }
-            Err(err) => {
-                tracing::error!(%err, "cannot start the session");
-                (ByeReason::Other, format!("the agent could not start the session: {err}"))
-            }
-        },
+        }
         Decision::Deny => (ByeReason::Denied, "the person declined".to_owned()),
         Decision::TimedOut => (ByeReason::ConsentTimeout, "nobody answered the request".to_owned()),
     };
     println!("state: waiting ({message})");
     tx.send(&ClientMsg::Bye(Bye { reason, message: Some(message) })).await?;
     Ok(())
+}
+
+/// The input settings of a session allowed now.
+fn input_settings(settings: &AgentSettings) -> InputSettings {
+    InputSettings { view_only: settings.view_only, monitor: settings.display }
 }
 
 async fn handle_peer_event(

@@ -8,12 +8,15 @@ use tether_media::rtc::{
     video_track,
 };
 use tether_proto::IceConfig;
+use tether_proto::input::INPUT_CHANNEL;
 use tether_proto::signal::{IceCandidate, Sdp};
 use tokio::sync::mpsc;
+use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 use webrtc::rtp_transceiver::RtpSender;
 
+use crate::input::{self, InputService, InputSettings};
 use crate::video::{SourceFactory, VideoPipeline, VideoSettings};
 
 /// Depth of the peer event channel; events are small and few.
@@ -29,17 +32,28 @@ pub struct Session {
     answered: bool,
     pub events: mpsc::Receiver<PeerEvent>,
     video: Option<VideoPipeline>,
+    input_channel: Arc<dyn DataChannel>,
+    input_settings: InputSettings,
+    input: Option<InputService>,
 }
 
 impl Session {
-    /// Builds the peer connection and returns it with the offer to send.
-    pub async fn start(ice: &IceConfig, udp_bind: &[String]) -> Result<(Self, Sdp), RtcError> {
+    /// Builds the peer connection and returns it with the offer to send. `input` is decided
+    /// at consent time (view-only or not) and holds for the whole session.
+    pub async fn start(
+        ice: &IceConfig,
+        udp_bind: &[String],
+        input: InputSettings,
+    ) -> Result<(Self, Sdp), RtcError> {
         let (events_tx, events) = mpsc::channel(PEER_EVENTS);
         let options = PeerOptions { ice: ice.clone(), udp_bind: udp_bind.to_vec() };
         let pc = build_peer(&options, events_tx).await?;
         let ssrc = rand_ssrc();
         let track = video_track(ssrc)?;
         let sender = pc.add_track(track.clone()).await?;
+        // Created before the offer so that the SDP carries the data channel (SCTP) section.
+        let input_channel =
+            pc.create_data_channel(INPUT_CHANNEL, Some(input::channel_init())).await?;
         let offer = pc.create_offer(None).await?;
         pc.set_local_description(offer.clone()).await?;
         let session = Session {
@@ -51,6 +65,9 @@ impl Session {
             answered: false,
             events,
             video: None,
+            input_channel,
+            input_settings: input,
+            input: None,
         };
         Ok((session, Sdp { sdp: offer.sdp }))
     }
@@ -108,6 +125,9 @@ impl Session {
         )
         .map_err(|e| format!("cannot start the video thread: {e}"))?;
         self.video = Some(pipeline);
+        let input = InputService::start(self.input_channel.clone(), self.input_settings)
+            .map_err(|e| format!("cannot start the input thread: {e}"))?;
+        self.input = Some(input);
         Ok(())
     }
 
@@ -123,6 +143,9 @@ impl Session {
             Some(video) => video.stop().await,
             None => None,
         };
+        if let Some(input) = self.input.take() {
+            println!("input: {}", input.stop().await);
+        }
         if let Err(err) = self.pc.close().await {
             tracing::debug!(%err, "closing the peer connection");
         }

@@ -3,6 +3,7 @@
 //! - [`xvfb`]: private Xvfb servers, each with its own display number.
 //! - [`randr`]: screen size changes and extra monitors, as users and hot-plugs make them.
 //! - [`paint`]: draw known pictures on a display and read back what the server shows.
+//! - [`xinput`]: a real X client that records the pointer, button and key events it receives.
 //! - [`process`]: child processes for end-to-end tests: stdout lines, waiting, kill on drop,
 //!   and where the workspace's binaries are.
 #![forbid(unsafe_code)]
@@ -10,4 +11,5 @@
 pub mod paint;
 pub mod process;
 pub mod randr;
+pub mod xinput;
 pub mod xvfb;

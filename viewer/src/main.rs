@@ -1,6 +1,7 @@
 //! `tether-viewer CODE`: joins the agent that shows CODE and receives its screen.
 
 mod decode;
+mod input_script;
 mod session;
 mod ui;
 mod window;
@@ -14,6 +15,7 @@ use tether_proto::SessionCode;
 use tether_signal::cli::parse_duration;
 use tether_signal::client::ClientOptions;
 
+use crate::input_script::InputScript;
 use crate::session::ViewerSettings;
 
 /// Connect to a computer by the session code it shows.
@@ -45,6 +47,10 @@ struct Cli {
     /// Read the benchmark's latency probe from every frame and print glass-to-glass figures.
     #[arg(long)]
     latency_probe: bool,
+    /// Send the input messages in FILE (one JSON object a line, with an optional "delay_ms")
+    /// on the input channel once it opens; see docs/protocol.md.
+    #[arg(long, value_name = "FILE")]
+    input_script: Option<PathBuf>,
     /// Local UDP address for media (repeatable); 0.0.0.0:0 gathers on every interface.
     #[arg(long, value_name = "IP:PORT", default_value = "0.0.0.0:0")]
     udp_bind: Vec<String>,
@@ -59,6 +65,8 @@ fn main() -> anyhow::Result<()> {
         }
         None => None,
     };
+    // Checked before joining: a bad line is reported now, not in the middle of a session.
+    let input_script = cli.input_script.as_deref().map(InputScript::read).transpose()?;
     let mut options = ClientOptions::default();
     if let Some(ca) = &cli.ca_cert {
         options = options.trust_pem_file(ca)?;
@@ -70,6 +78,7 @@ fn main() -> anyhow::Result<()> {
         latency_probe: cli.latency_probe,
         udp_bind: cli.udp_bind,
         ui: None,
+        input_script,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     if !cli.headless {

@@ -25,6 +25,7 @@ use webrtc::peer_connection::{
 };
 
 use crate::decode::{Decoding, RtpIn, Shared};
+use crate::input_script::{self, InputScript};
 use crate::ui::SessionUi;
 
 /// What the command line asked for.
@@ -36,6 +37,7 @@ pub struct ViewerSettings {
     pub udp_bind: Vec<String>,
     /// The window, if any: it sees every printed line and every decoded picture.
     pub ui: Option<Arc<dyn SessionUi>>,
+    pub input_script: Option<InputScript>,
 }
 
 const STATS_EVERY: Duration = Duration::from_secs(1);
@@ -155,9 +157,13 @@ pub async fn run(
                     break Err(anyhow::anyhow!("no network path to the computer could be found (ICE failed)"));
                 }
                 PeerEvent::State(state) => tracing::debug!(?state, "connection state"),
-                PeerEvent::DataChannel(dc) => {
-                    if dc.label().await.is_ok_and(|label| label == INPUT_CHANNEL) {
-                        input_channel = Some(dc);
+                PeerEvent::DataChannel(channel) => {
+                    let is_input = channel.label().await.is_ok_and(|l| l == INPUT_CHANNEL);
+                    if let Some(script) = settings.input_script.clone().filter(|_| is_input) {
+                        tasks.spawn(input_script::play(channel.clone(), script));
+                    }
+                    if is_input {
+                        input_channel = Some(channel);
                     }
                 }
             },

@@ -12,6 +12,7 @@ use tether_media::image::{psnr_rgba, read_png_rgba, write_png_rgba};
 use tether_proto::input::InputMsg;
 use tether_testkit::paint::Painter;
 use tether_testkit::process::{ChildProcess, workspace_bin};
+use tether_testkit::xinput::{EventWindow, Seen, XInput, typed_text};
 use tether_testkit::xvfb::Xvfb;
 
 /// Solid rectangles through H.264 and Chromium's scaler-free 1:1 display come out far above
@@ -65,6 +66,8 @@ fn run_browser(page: &str, code: &str, out: &Path, extra: &[&str]) -> Value {
 #[ignore = "needs Xvfb and Chromium"]
 fn a_browser_decodes_the_screen_as_h264() {
     let xvfb = Xvfb::start(1280, 720).expect("Xvfb starts");
+    // A real X client that records what the agent injects; the pattern is drawn over it.
+    let events = EventWindow::open(xvfb.display()).expect("event window");
     let painter = Painter::connect(xvfb.display()).expect("X connection");
     painter.fill_test_pattern(1280, 720).expect("pattern drawn");
     let reference = painter.screenshot().expect("X screenshot");
@@ -104,6 +107,9 @@ fn a_browser_decodes_the_screen_as_h264() {
     assert!(psnr >= MIN_PSNR_DB, "the page shows the screen: {psnr:.1} dB; see {out:?}");
 
     check_input(&result);
+    if result["inputChannel"] == "agent" {
+        check_x_events(&events);
+    }
 
     agent.process.terminate(Duration::from_secs(10)).expect("agent stops");
     let _ = std::fs::remove_dir_all(out);
@@ -142,4 +148,25 @@ fn check_input(result: &Value) {
         "300 px of wheel is 3 notches: {sent:?}"
     );
     assert_eq!(sent.last(), Some(&InputMsg::ReleaseAll), "blur lets go of everything");
+}
+
+/// What the agent injected, as the X client on its display saw it: the clicks where the page
+/// was clicked (0.25, 0.75 and the centre of 1280x720), three wheel notches down, "a", Return.
+fn check_x_events(events: &EventWindow) {
+    let seen = events
+        .collect_until(PATIENCE, |seen| typed_text(seen).ends_with('\n'))
+        .expect("the browser's input arrives on the X display");
+    let pressed = |button: u8, x: i16, y: i16| {
+        seen.iter().any(|s: &Seen| {
+            matches!(s.input, XInput::ButtonPress { button: b, x: px, y: py }
+                if b == button && (px - x).abs() <= 1 && (py - y).abs() <= 1)
+        })
+    };
+    let inputs: Vec<&XInput> = seen.iter().map(|s| &s.input).collect();
+    assert!(pressed(1, 320, 540), "left click at (320, 540): {inputs:?}");
+    assert!(pressed(3, 640, 360), "right click at (640, 360): {inputs:?}");
+    let notches =
+        seen.iter().filter(|s| matches!(s.input, XInput::ButtonPress { button: 5, .. })).count();
+    assert_eq!(notches, 3, "three notches down: {inputs:?}");
+    assert_eq!(typed_text(&seen), "a\n", "{inputs:?}");
 }

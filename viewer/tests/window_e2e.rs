@@ -1,7 +1,7 @@
 //! The native viewer window end to end: the agent shares one Xvfb display, the viewer's window
 //! opens on a second one; a screenshot of that second display must show the agent's picture,
-//! and clicks and keys synthesised into the window with xdotool must come out as input
-//! messages.
+//! and clicks, wheel and keys synthesised into the window with xdotool must arrive on the
+//! agent's display.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tether_media::image::{psnr_rgba, write_png_rgba};
 use tether_testkit::paint::{Painter, RgbaImage};
 use tether_testkit::process::{ChildProcess, workspace_bin};
+use tether_testkit::xinput::{EventWindow, XInput, typed_text};
 use tether_testkit::xvfb::Xvfb;
 
 const MIN_PSNR_DB: f64 = 28.0;
@@ -55,6 +56,8 @@ fn wait_for_log(log: &Path, needles: &[&str]) -> String {
 #[ignore = "needs Xvfb"]
 fn the_window_shows_the_screen_and_sends_input() {
     let shared = Xvfb::start(1280, 720).expect("Xvfb for the agent");
+    // A real X client on the agent's display that records what is injected; drawn over.
+    let events = EventWindow::open(shared.display()).expect("event window");
     let painter = Painter::connect(shared.display()).expect("X connection");
     painter.fill_test_pattern(1280, 720).expect("pattern drawn");
     let reference = painter.screenshot().expect("X screenshot");
@@ -126,6 +129,20 @@ fn the_window_shows_the_screen_and_sends_input() {
         ],
     );
     assert!(!text.contains("button: 4"), "wheel clicks are not buttons");
+    let seen = events
+        .collect_until(PATIENCE, |seen| typed_text(seen).ends_with('\n'))
+        .expect("the window's input arrives on the agent's display");
+    let inputs: Vec<&XInput> = seen.iter().map(|s| &s.input).collect();
+    let at = |x: i16, y: i16| (x - 320).abs() <= 1 && (y - 180).abs() <= 1;
+    assert!(
+        seen.iter().any(|s| matches!(s.input, XInput::ButtonPress { button: 1, x, y } if at(x, y))),
+        "a left click at (320, 180): {inputs:?}"
+    );
+    assert!(
+        seen.iter().any(|s| matches!(s.input, XInput::ButtonPress { button: 5, .. })),
+        "a wheel notch down: {inputs:?}"
+    );
+    assert_eq!(typed_text(&seen), "a\n", "{inputs:?}");
 
     // Focus leaves the window (to the root window): everything is let go.
     let root = Command::new("xwininfo").env("DISPLAY", desk.display()).arg("-root").output();
