@@ -40,6 +40,8 @@ pub(crate) async fn run(
         _ = &mut writer => Ending::WriterDone,
     };
     tracing::debug!(?ending, "connection ending");
+    // A finished task's handle must not be polled again (tokio panics).
+    let writer_done = matches!(ending, Ending::WriterDone);
     if let Ending::Refused(msg) = ending {
         let _ = queue.try_send(Outgoing::Msg(msg));
         let _ = queue.try_send(Outgoing::Close);
@@ -50,7 +52,7 @@ pub(crate) async fn run(
     drop(queue);
     // The writer ends once the hub has dropped its outbox and the queue is drained; do not wait
     // long for a peer that stopped reading.
-    if timeout(std::time::Duration::from_secs(2), &mut writer).await.is_err() {
+    if !writer_done && timeout(std::time::Duration::from_secs(2), &mut writer).await.is_err() {
         writer.abort();
     }
 }
