@@ -1,5 +1,5 @@
 //! The native viewer window end to end: the agent shares one Xvfb display, the viewer's window
-//! opens on a second one; a screenshot of that second display must show the agent's picture,
+//! opens on a second one and the code is typed into its prompt; a screenshot of that second display must show the agent's picture,
 //! and clicks, wheel and keys synthesised into the window with xdotool must arrive on the
 //! agent's display.
 
@@ -37,6 +37,24 @@ fn xdotool(display: &str, args: &[&str]) -> String {
         .expect("xdotool runs");
     assert!(out.status.success(), "xdotool {args:?} failed");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The viewer's window id, once it is mapped.
+fn find_window(display: &str) -> String {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let out = Command::new("xdotool")
+            .env("DISPLAY", display)
+            .args(["search", "--onlyvisible", "--name", "Tether viewer"])
+            .output()
+            .expect("xdotool runs");
+        let found = String::from_utf8_lossy(&out.stdout);
+        if let Some(id) = found.lines().next() {
+            return id.to_owned();
+        }
+        assert!(Instant::now() < deadline, "the viewer's window never appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Polls `log` until it contains every one of `needles`.
@@ -80,10 +98,14 @@ fn the_window_shows_the_screen_and_sends_input() {
         .env("DISPLAY", desk.display())
         .env("RUST_LOG", "info,tether_viewer=debug")
         .env("NO_COLOR", "1")
-        .arg(&code)
         .args(["--server", &server, "--udp-bind", "127.0.0.1:0"])
         .stderr(std::fs::File::create(&log).unwrap());
     let mut viewer = ChildProcess::spawn(viewer_cmd).expect("viewer starts");
+    // Started without a code: the window asks for it, and it is typed in.
+    let window = find_window(desk.display());
+    xdotool(desk.display(), &["windowfocus", "--sync", &window]);
+    xdotool(desk.display(), &["type", "--delay", "20", &code]);
+    xdotool(desk.display(), &["key", "Return"]);
     let first = viewer.wait_for_line("first frame: ", PATIENCE).expect("a first frame");
     eprintln!("native viewer: first frame {first}");
 
@@ -107,8 +129,6 @@ fn the_window_shows_the_screen_and_sends_input() {
     }
 
     // Input synthesised into the window, as a user's X server would deliver it.
-    let window = xdotool(desk.display(), &["search", "--name", "Tether viewer"]);
-    let window = window.lines().next().expect("the window is found").to_owned();
     xdotool(desk.display(), &["windowfocus", "--sync", &window]);
     xdotool(desk.display(), &["mousemove", "--sync", "320", "180"]);
     xdotool(desk.display(), &["click", "1"]);
