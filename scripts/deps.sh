@@ -23,6 +23,9 @@ for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 
+# NodeSource's nodejs (this image's) ships npm and conflicts with Debian's npm package.
+if [ "${1:-build}" = test ] && ! command -v npm >/dev/null; then missing+=(npm); fi
+
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   sudo=""

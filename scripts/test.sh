@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
 
+echo "== npm ci (playwright-core for the browser viewer test; it downloads no browser)"
+npm ci --prefix e2e/browser --no-audit --no-fund --loglevel=error
+
 # One build cache for every checkout on this machine (CI tests a fresh clone elsewhere): a cold
 # build of webrtc-rs and openh264 takes minutes on two cores, a warm one seconds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tether/target}"

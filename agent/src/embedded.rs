@@ -75,6 +75,11 @@ impl Embedded {
         urls
     }
 
+    /// The browser viewer's addresses (`http://<lan-ip>:<port>/`), one per LAN address.
+    pub fn viewer_urls(&self) -> Vec<String> {
+        self.lan_urls().iter().map(|url| viewer_url(url)).collect()
+    }
+
     /// Stops the server, telling any connected peers, and waits for it.
     pub async fn stop(self) {
         let _ = self.stop.send(());
@@ -83,5 +88,25 @@ impl Embedded {
             Ok(Err(err)) => tracing::warn!("embedded server: {err}"),
             Err(err) => tracing::warn!("embedded server task: {err}"),
         }
+    }
+}
+
+/// `ws://host:port` -> `http://host:port/` (and `wss` -> `https`): the page is served at `/`.
+fn viewer_url(ws_url: &str) -> String {
+    let http = match ws_url.strip_prefix("ws") {
+        Some(rest) => format!("http{rest}"),
+        None => ws_url.to_owned(),
+    };
+    format!("{}/", http.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn viewer_urls_are_http_with_the_same_host_and_port() {
+        assert_eq!(viewer_url("ws://192.0.2.4:7878"), "http://192.0.2.4:7878/");
+        assert_eq!(viewer_url("wss://[::1]:443"), "https://[::1]:443/");
     }
 }

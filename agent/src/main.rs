@@ -119,6 +119,9 @@ async fn serve(cli: &Cli, loop_end: LoopEnd, terminal: Option<UiEnd>) -> anyhow:
             for url in embedded.lan_urls() {
                 println!("server: {url}");
             }
+            for url in embedded.viewer_urls() {
+                println!("viewer: {url}");
+            }
             (embedded.local_url(), Some(embedded))
         }
     };

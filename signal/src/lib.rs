@@ -17,6 +17,7 @@ pub mod rendezvous;
 mod server;
 pub mod tls;
 pub mod turn_server;
+mod web;
 
 pub use config::{Config, IceSettings};
 pub use server::{ServeError, WS_PATH, serve};

@@ -68,6 +68,7 @@ pub async fn serve(
     let app = Router::new()
         .route(WS_PATH, get(ws_handler))
         .route("/healthz", get(healthz))
+        .merge(crate::web::routes())
         .with_state(state);
     let make_service = app.into_make_service_with_connect_info::<SocketAddr>();
 

@@ -21,6 +21,8 @@ use tether_media::image::write_png_rgba;
 use tether_media::probe::{ProbeLayout, read_rgba};
 use tether_media::rtc::FrameAssembler;
 
+use crate::ui::SessionUi;
+
 /// RTP packets buffered between the network and the decoder: a 1080p keyframe is a few
 /// hundred, so this absorbs one without blocking webrtc-rs's track queue.
 const RTP_QUEUE: usize = 4096;
@@ -76,7 +78,11 @@ pub struct Decoding {
 }
 
 impl Decoding {
-    pub fn start(snapshot: Option<PathBuf>, latency_probe: bool) -> std::io::Result<Self> {
+    pub fn start(
+        snapshot: Option<PathBuf>,
+        latency_probe: bool,
+        ui: Option<Arc<dyn SessionUi>>,
+    ) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             stats: DecodeStats::default(),
             wants_keyframe: AtomicBool::new(false),
@@ -85,7 +91,7 @@ impl Decoding {
         let (tx, rx) = sync_channel(RTP_QUEUE);
         let thread = std::thread::Builder::new().name("tether-decode".into()).spawn({
             let shared = shared.clone();
-            move || decode_loop(rx, &shared, snapshot, latency_probe)
+            move || decode_loop(rx, &shared, snapshot, latency_probe, ui.as_deref())
         })?;
         Ok(Decoding { shared, rtp: Some(tx), thread: Some(thread) })
     }
@@ -132,6 +138,7 @@ fn decode_loop(
     shared: &Shared,
     snapshot: Option<PathBuf>,
     latency_probe: bool,
+    ui: Option<&dyn SessionUi>,
 ) {
     let mut decoder = match H264Decoder::new() {
         Ok(decoder) => decoder,
@@ -200,6 +207,9 @@ fn decode_loop(
                                 }
                             }
                         }
+                    }
+                    if let Some(ui) = ui {
+                        ui.frame(decoded);
                     }
                     have_picture = true;
                     decoder_broken &= !frame.keyframe;

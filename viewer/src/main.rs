@@ -4,6 +4,8 @@ mod audio;
 mod decode;
 mod input_script;
 mod session;
+mod ui;
+mod window;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,8 +24,9 @@ use crate::session::ViewerSettings;
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
-    /// The session code, e.g. "482 913 075" (spaces and dashes are fine).
-    code: String,
+    /// The session code, e.g. "482 913 075" (spaces and dashes are fine). Without it the
+    /// window asks for it.
+    code: Option<String>,
     /// Signaling server (ws://host:port, wss://host, http(s)://...).
     #[arg(long, value_name = "URL", default_value = "ws://127.0.0.1:7878")]
     server: String,
@@ -33,7 +36,8 @@ struct Cli {
     /// Extra CA certificate (PEM) to trust for a wss:// server.
     #[arg(long, value_name = "FILE")]
     ca_cert: Option<PathBuf>,
-    /// No window: print the connection state and running stats instead.
+    /// No window: print the connection state and running stats instead. (In the window, F10
+    /// switches fit / 1:1, F11 fullscreen, F12 the stats overlay.)
     #[arg(long)]
     headless: bool,
     /// Write the latest frame to this PNG (at least once a second, and on exit).
@@ -65,17 +69,15 @@ struct Cli {
     play_audio: bool,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     tether_signal::cli::init_logging();
     let cli = Cli::parse();
-    let code: SessionCode =
-        cli.code.parse().with_context(|| format!("{:?} is not a session code", cli.code))?;
-    if !cli.headless {
-        bail!(
-            "the viewer window is not built yet; run with --headless (and --snapshot FILE to see frames)"
-        );
-    }
+    let code: Option<SessionCode> = match &cli.code {
+        Some(text) => {
+            Some(text.parse().with_context(|| format!("{text:?} is not a session code"))?)
+        }
+        None => None,
+    };
     // Checked before joining: a bad line is reported now, not in the middle of a session.
     let input_script = cli.input_script.as_deref().map(InputScript::read).transpose()?;
     let mut options = ClientOptions::default();
@@ -88,10 +90,17 @@ async fn main() -> anyhow::Result<()> {
         duration: cli.duration,
         latency_probe: cli.latency_probe,
         udp_bind: cli.udp_bind,
+        ui: None,
         input_script,
         connect_timeout: cli.connect_timeout,
         ice: cli.ice.to_local().context("invalid ICE options")?,
         audio: audio::AudioSettings { dump: cli.audio_dump, play: cli.play_audio },
     };
-    session::run(&cli.server, &options, code, &settings).await
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    if !cli.headless {
+        // The window needs the main thread; the session runs on the runtime's workers.
+        return window::run(runtime, cli.server, options, code, settings);
+    }
+    let Some(code) = code else { bail!("--headless needs the session code") };
+    runtime.block_on(session::run(&cli.server, &options, code, &settings, None))
 }

@@ -13,19 +13,23 @@ use tether_media::rtc::{
     PeerEvent, PeerOptions, PeerState, build_peer, candidate_from_proto, selected_pair,
     settled_pair,
 };
-use tether_proto::input::INPUT_CHANNEL;
+use tether_proto::input::{INPUT_CHANNEL, InputMsg};
 use tether_proto::signal::{
     Bye, ByeReason, Candidate, ClientMsg, IceCandidate, Join, Role, Sdp, ServerMsg,
 };
 use tether_proto::{IceConfig, LocalIce, SessionCode};
 use tether_signal::client::{ClientOptions, SignalClient, SignalSender};
 use tokio::sync::mpsc;
+use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::{PeerConnection, RTCSessionDescription, StatsSelector};
+use webrtc::peer_connection::{
+    PeerConnection, RTCSessionDescription, RTCStatsReportEntry, StatsSelector,
+};
 
 use crate::audio::{AudioReceiver, AudioSettings, AudioStatsPrinter};
 use crate::decode::{Decoding, RtpIn, Shared};
 use crate::input_script::{self, InputScript};
+use crate::ui::SessionUi;
 
 /// What the command line asked for.
 pub struct ViewerSettings {
@@ -34,6 +38,8 @@ pub struct ViewerSettings {
     pub duration: Option<Duration>,
     pub latency_probe: bool,
     pub udp_bind: Vec<String>,
+    /// The window, if any: it sees every printed line and every decoded picture.
+    pub ui: Option<Arc<dyn SessionUi>>,
     pub input_script: Option<InputScript>,
     /// Give up (ICE failed) if not connected this long after the offer.
     pub connect_timeout: Duration,
@@ -57,26 +63,31 @@ struct Peer {
     events: mpsc::Receiver<PeerEvent>,
 }
 
-/// Joins with `code` and receives until the session ends.
+/// Joins with `code` and receives until the session ends. Messages from `input` go to the
+/// agent's `input` channel; its closing hangs up.
 pub async fn run(
     server: &str,
     options: &ClientOptions,
     code: SessionCode,
     settings: &ViewerSettings,
+    mut input: Option<&mut mpsc::Receiver<InputMsg>>,
 ) -> anyhow::Result<()> {
+    let say = |line: String| say(settings.ui.as_deref(), line);
     let mut client = SignalClient::connect(server, options).await?;
     client.hello(Role::Viewer, &settings.name).await?;
     client.send(&ClientMsg::Join(Join { code })).await?;
-    println!("state: joining {code}");
+    say(format!("state: joining {code}"));
     let (mut tx, mut rx) = client.split();
-    let decoding = Decoding::start(settings.snapshot.clone(), settings.latency_probe)
-        .context("cannot start the decode thread")?;
+    let decoding =
+        Decoding::start(settings.snapshot.clone(), settings.latency_probe, settings.ui.clone())
+            .context("cannot start the decode thread")?;
     let audio =
         AudioReceiver::start(settings.audio.clone()).context("cannot start the audio thread")?;
     let mut audio_stats: Option<AudioStatsPrinter> = None;
     let mut ice = IceConfig::default();
     let mut peer: Option<Peer> = None;
     let mut early_candidates: Vec<IceCandidate> = Vec::new();
+    let mut input_channel: Option<Arc<dyn DataChannel>> = None;
     let mut tasks = tokio::task::JoinSet::new();
     let mut stats = StatsPrinter::new();
     let mut stats_tick = tokio::time::interval(STATS_EVERY);
@@ -94,17 +105,24 @@ pub async fn run(
     let outcome: anyhow::Result<()> = loop {
         tokio::select! {
             () = &mut ending => {
-                hang_up(&mut tx).await;
+                hang_up(&mut tx, settings.ui.as_deref()).await;
                 break Ok(());
             }
             () = sleep_until_some(connect_by) => {
                 let _ = tx.send(&ClientMsg::Bye(Bye { reason: ByeReason::IceFailed, message: None })).await;
-                break Err(ice_failed(&format!("not connected within {:?}", settings.connect_timeout)));
+                break Err(ice_failed(&format!("not connected within {:?}", settings.connect_timeout), settings.ui.as_deref()));
             }
             _ = tokio::signal::ctrl_c() => {
-                hang_up(&mut tx).await;
+                hang_up(&mut tx, settings.ui.as_deref()).await;
                 break Ok(());
             }
+            msg = next_input(&mut input) => match msg {
+                Some(msg) => send_input(input_channel.as_deref(), &msg).await,
+                None => {
+                    hang_up(&mut tx, settings.ui.as_deref()).await;
+                    break Ok(());
+                }
+            },
             msg = rx.recv() => {
                 let msg = match msg {
                     Ok(msg) => msg,
@@ -113,17 +131,17 @@ pub async fn run(
                 match msg {
                     ServerMsg::Joined(joined) => {
                         ice = settings.ice.apply(joined.ice);
-                        println!("state: joined {:?}; waiting for the person there to allow", joined.agent_name);
+                        say(format!("state: joined {:?}; waiting for the person there to allow", joined.agent_name));
                     }
                     ServerMsg::Offer(offer) => {
                         if let Some(p) = &peer {
                             // A new offer on a live session is the agent's ICE restart.
                             let sdp = reanswer(p.pc.as_ref(), offer).await?;
                             tx.send(&ClientMsg::Answer(sdp)).await?;
-                            println!("state: reconnecting (ICE restart)");
+                            say("state: reconnecting (ICE restart)".to_owned());
                             continue;
                         }
-                        println!("state: connecting");
+                        say("state: connecting".to_owned());
                         connect_by = Some(tokio::time::Instant::now() + settings.connect_timeout);
                         match answer(&ice, &settings.udp_bind, offer).await {
                             Ok((p, sdp)) => {
@@ -140,7 +158,7 @@ pub async fn run(
                         Some(p) => add_candidate(p.pc.as_ref(), &c).await,
                         None => early_candidates.push(c),
                     },
-                    ServerMsg::Bye(bye) => break ended(&bye),
+                    ServerMsg::Bye(bye) => break ended(&bye, settings.ui.as_deref()),
                     ServerMsg::Error(err) => break Err(anyhow::anyhow!("{} ({})", err.message, err.code)),
                     _ => {}
                 }
@@ -167,13 +185,13 @@ pub async fn run(
                         None => None,
                     };
                     match &pair {
-                        Some(pair) => println!("state: connected ({pair}, pair={})", pair.kinds()),
-                        None => println!("state: connected (pair=unknown)"),
+                        Some(pair) => say(format!("state: connected ({pair}, pair={})", pair.kinds())),
+                        None => say("state: connected (pair=unknown)".to_owned()),
                     }
                 }
                 PeerEvent::State(PeerState::Failed) => {
                     let _ = tx.send(&ClientMsg::Bye(Bye { reason: ByeReason::IceFailed, message: None })).await;
-                    break Err(ice_failed("the connectivity checks failed"));
+                    break Err(ice_failed("the connectivity checks failed", settings.ui.as_deref()));
                 }
                 PeerEvent::State(state) => {
                     tracing::info!(?state, "connection state");
@@ -182,7 +200,10 @@ pub async fn run(
                 PeerEvent::DataChannel(channel) => {
                     let is_input = channel.label().await.is_ok_and(|l| l == INPUT_CHANNEL);
                     if let Some(script) = settings.input_script.clone().filter(|_| is_input) {
-                        tasks.spawn(input_script::play(channel, script));
+                        tasks.spawn(input_script::play(channel.clone(), script));
+                    }
+                    if is_input {
+                        input_channel = Some(channel);
                     }
                 }
             },
@@ -195,7 +216,7 @@ pub async fn run(
                     let pair = tokio::time::timeout(STATS_BUDGET, selected_pair(p.pc.as_ref()))
                         .await
                         .map_or("?".to_owned(), |pair| pair.map_or("none".to_owned(), |p| p.kinds()));
-                    println!("{} {network} ice={peer_state} pair={pair}", stats.line(&decoding.shared));
+                    say(format!("{} {network} ice={peer_state} pair={pair}", stats.line(&decoding.shared)));
                     if let Some(printer) = &mut audio_stats {
                         println!("{}", printer.line(&audio.stats));
                     }
@@ -228,9 +249,9 @@ async fn sleep_until_some(at: Option<tokio::time::Instant>) {
 }
 
 /// Prints the `state: ended` line for an ICE failure and returns the error to exit with.
-fn ice_failed(detail: &str) -> anyhow::Error {
+fn ice_failed(detail: &str, ui: Option<&dyn SessionUi>) -> anyhow::Error {
     let text = format!("no network path to the computer could be found (ICE failed: {detail})");
-    println!("state: ended ({text})");
+    say(ui, format!("state: ended ({text})"));
     anyhow::anyhow!(text)
 }
 
@@ -280,12 +301,40 @@ async fn add_candidate(pc: &dyn PeerConnection, candidate: &IceCandidate) {
     }
 }
 
-async fn hang_up(tx: &mut SignalSender) {
-    let _ = tx.send(&ClientMsg::Bye(Bye { reason: ByeReason::Hangup, message: None })).await;
-    println!("state: ended (hung up)");
+/// Prints a line and shows it in the window, if there is one.
+fn say(ui: Option<&dyn SessionUi>, line: String) {
+    println!("{line}");
+    if let Some(ui) = ui {
+        ui.line(&line);
+    }
 }
 
-fn ended(bye: &Bye) -> anyhow::Result<()> {
+async fn next_input(input: &mut Option<&mut mpsc::Receiver<InputMsg>>) -> Option<InputMsg> {
+    match input {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Input before the agent opened its channel (or after it closed) is dropped: it would act
+/// on a picture the user has not seen.
+async fn send_input(channel: Option<&dyn DataChannel>, msg: &InputMsg) {
+    let Some(channel) = channel else {
+        tracing::debug!(?msg, "no input channel; input dropped");
+        return;
+    };
+    tracing::debug!(?msg, "input");
+    if let Err(err) = channel.send_text(&msg.encode()).await {
+        tracing::debug!(%err, "input not sent");
+    }
+}
+
+async fn hang_up(tx: &mut SignalSender, ui: Option<&dyn SessionUi>) {
+    let _ = tx.send(&ClientMsg::Bye(Bye { reason: ByeReason::Hangup, message: None })).await;
+    say(ui, "state: ended (hung up)".to_owned());
+}
+
+fn ended(bye: &Bye, ui: Option<&dyn SessionUi>) -> anyhow::Result<()> {
     let why = match bye.reason {
         ByeReason::Hangup => "the viewer hung up",
         ByeReason::Stopped => "the person stopped sharing",
@@ -300,7 +349,7 @@ fn ended(bye: &Bye) -> anyhow::Result<()> {
         Some(message) => format!("{why}: {message}"),
         None => why.to_owned(),
     };
-    println!("state: ended ({text})");
+    say(ui, format!("state: ended ({text})"));
     match bye.reason {
         ByeReason::Denied | ByeReason::ConsentTimeout | ByeReason::IceFailed => bail!("{text}"),
         _ => Ok(()),
@@ -361,7 +410,15 @@ async fn network_stats(pc: &dyn PeerConnection) -> String {
         nacks += u64::from(inbound.nack_count);
         plis += u64::from(inbound.pli_count);
     }
-    format!("packets={packets} packets_lost={lost} nacks={nacks} plis={plis}")
+    let rtt_ms = report
+        .transport()
+        .and_then(|t| match report.get(&t.selected_candidate_pair_id) {
+            Some(RTCStatsReportEntry::IceCandidatePair(pair)) => Some(pair.current_round_trip_time),
+            _ => None,
+        })
+        .unwrap_or(0.0)
+        * 1000.0;
+    format!("packets={packets} packets_lost={lost} nacks={nacks} plis={plis} rtt_ms={rtt_ms:.1}")
 }
 
 /// Turns the decode counters into one `stats:` line a second.
@@ -438,7 +495,7 @@ mod tests {
 
     #[test]
     fn refusals_are_errors_and_normal_ends_are_not() {
-        assert!(ended(&Bye { reason: ByeReason::Denied, message: None }).is_err());
-        assert!(ended(&Bye { reason: ByeReason::Stopped, message: None }).is_ok());
+        assert!(ended(&Bye { reason: ByeReason::Denied, message: None }, None).is_err());
+        assert!(ended(&Bye { reason: ByeReason::Stopped, message: None }, None).is_ok());
     }
 }

@@ -83,20 +83,24 @@ impl TestServer {
     }
 
     pub async fn healthz(&self) -> serde_json::Value {
+        let response = self.get("/healthz").await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        let body = response.split("\r\n\r\n").nth(1).unwrap();
+        serde_json::from_str(body).unwrap()
+    }
+
+    /// The whole HTTP/1.1 response (status line, headers, body) to `GET path`.
+    pub async fn get(&self, path: &str) -> String {
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
         let mut response = String::new();
         tokio::time::timeout(PATIENCE, stream.read_to_string(&mut response))
             .await
             .unwrap()
             .unwrap();
-        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-        let body = response.split("\r\n\r\n").nth(1).unwrap();
-        serde_json::from_str(body).unwrap()
+        response
     }
 
     pub async fn raw(&self) -> RawClient {

@@ -1,0 +1,190 @@
+//! The native viewer window: winit on the main thread, the session on tokio.
+//!
+//! ```text
+//! main thread: winit event loop ── InputMsg (bounded, try_send) ──▶ tokio: session::run
+//!      ▲  UiEvent::Frame (coalesced) / Line / Finished (EventLoopProxy)   │
+//!      └──────────── tether-decode thread: latest picture in a slot ◀─────┘
+//! ```
+//!
+//! The window shows the picture scaled to fit (or 1:1, panning with the pointer), a code prompt
+//! when there is no code, the connection state, and a stats overlay; it sends mouse, wheel and
+//! keys while focused and releases everything when focus goes. F10 toggles fit / 1:1, F11
+//! fullscreen, F12 the stats overlay: those three stay with the viewer.
+
+mod app;
+mod font;
+mod layout;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tether_media::codec::DecodedFrame;
+use tether_proto::SessionCode;
+use tether_proto::input::InputMsg;
+use tether_signal::client::ClientOptions;
+use tokio::sync::mpsc;
+use winit::event_loop::{EventLoop, EventLoopProxy};
+
+use crate::session::{self, ViewerSettings};
+use crate::ui::SessionUi;
+
+/// Input events queued towards the session; beyond this they are dropped (and counted).
+const INPUT_QUEUE: usize = 512;
+/// Pause before joining again after a dropped connection, and how many times in a row.
+const RECONNECT_AFTER: Duration = Duration::from_secs(2);
+const RECONNECT_TRIES: u32 = 5;
+
+/// What the session side tells the window.
+#[derive(Debug)]
+pub enum UiEvent {
+    /// A new picture is in the slot.
+    Frame,
+    /// A `state:` or `stats:` line.
+    Line(String),
+    /// The session ended for good; show the prompt with this message.
+    Finished(String),
+}
+
+/// The latest decoded picture, handed from the decode thread to the window.
+#[derive(Default)]
+pub struct FrameSlot {
+    frame: Mutex<Option<DecodedFrame>>,
+    pending: AtomicBool,
+}
+
+impl FrameSlot {
+    /// Swaps the newest picture into `into` (its old buffer goes back for reuse).
+    pub fn take_into(&self, into: &mut Option<DecodedFrame>) -> bool {
+        self.pending.store(false, Ordering::Relaxed);
+        match self.frame.lock() {
+            Ok(mut slot) if slot.is_some() => {
+                std::mem::swap(&mut *slot, into);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The session's view of the window.
+struct WindowLink {
+    proxy: EventLoopProxy<UiEvent>,
+    slot: Arc<FrameSlot>,
+    /// What this attempt reached, for the reconnect decision.
+    connected: AtomicBool,
+    last_state: Mutex<String>,
+}
+
+impl SessionUi for WindowLink {
+    fn line(&self, line: &str) {
+        if line.starts_with("state: connected") {
+            self.connected.store(true, Ordering::Relaxed);
+        }
+        if line.starts_with("state: ") {
+            if let Ok(mut last) = self.last_state.lock() {
+                line.clone_into(&mut last);
+            }
+        }
+        let _ = self.proxy.send_event(UiEvent::Line(line.to_owned()));
+    }
+
+    fn frame(&self, frame: &DecodedFrame) {
+        if let Ok(mut slot) = self.slot.frame.lock() {
+            match &mut *slot {
+                Some(kept) => kept.clone_from(frame),
+                None => *slot = Some(frame.clone()),
+            }
+        }
+        // One wake-up per batch: the window takes the newest picture whenever it runs.
+        if !self.slot.pending.swap(true, Ordering::Relaxed) {
+            let _ = self.proxy.send_event(UiEvent::Frame);
+        }
+    }
+}
+
+/// Runs the window until it is closed. `code` may be `None`: the window asks for it.
+pub fn run(
+    runtime: tokio::runtime::Runtime,
+    server: String,
+    options: ClientOptions,
+    code: Option<SessionCode>,
+    mut settings: ViewerSettings,
+) -> anyhow::Result<()> {
+    let event_loop = EventLoop::<UiEvent>::with_user_event().build()?;
+    let slot = Arc::new(FrameSlot::default());
+    let link = Arc::new(WindowLink {
+        proxy: event_loop.create_proxy(),
+        slot: slot.clone(),
+        connected: AtomicBool::new(false),
+        last_state: Mutex::new(String::new()),
+    });
+    settings.ui = Some(link.clone());
+    let (code_tx, code_rx) = mpsc::channel(4);
+    let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE);
+    let sessions = runtime.spawn(sessions(server, options, settings, code_rx, input_rx, link));
+    let mut app = app::App::new(slot, code_tx, input_tx, code);
+    event_loop.run_app(&mut app)?;
+    // Closing the window dropped the input sender: the session hangs up on its own.
+    drop(app);
+    let _ =
+        runtime.block_on(async { tokio::time::timeout(Duration::from_secs(3), sessions).await });
+    Ok(())
+}
+
+/// One session per code from the prompt, joined again after a dropped connection.
+async fn sessions(
+    server: String,
+    options: ClientOptions,
+    settings: ViewerSettings,
+    mut codes: mpsc::Receiver<SessionCode>,
+    mut input: mpsc::Receiver<InputMsg>,
+    link: Arc<WindowLink>,
+) {
+    while let Some(code) = codes.recv().await {
+        let mut tries = 0;
+        loop {
+            link.connected.store(false, Ordering::Relaxed);
+            let result = session::run(&server, &options, code, &settings, Some(&mut input)).await;
+            if input.is_closed() {
+                return;
+            }
+            let last = link.last_state.lock().map(|l| l.clone()).unwrap_or_default();
+            let error = result.as_ref().err().map(|e| format!("{e:#}"));
+            if let Some(error) = &error {
+                tracing::warn!("session ended: {error}");
+            }
+            let connected = link.connected.load(Ordering::Relaxed);
+            tries = if connected { 1 } else { tries + 1 };
+            if should_retry(connected || tries > 1, &last) && tries <= RECONNECT_TRIES {
+                link.line(&format!("state: reconnecting in {}s", RECONNECT_AFTER.as_secs()));
+                tokio::time::sleep(RECONNECT_AFTER).await;
+                continue;
+            }
+            let message = error.unwrap_or(last);
+            let _ = link.proxy.send_event(UiEvent::Finished(message));
+            break;
+        }
+    }
+}
+
+/// Join again only after a session that had been running was cut off; not after a refusal,
+/// a deliberate end or a join that never got anywhere (a wrong code stays wrong).
+fn should_retry(was_running: bool, last_state: &str) -> bool {
+    let deliberate = ["declined", "nobody answered", "stopped sharing", "hung up"];
+    was_running && !deliberate.iter().any(|d| last_state.contains(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_cut_off_sessions_are_joined_again() {
+        assert!(should_retry(true, "state: ended (the computer disconnected)"));
+        assert!(should_retry(true, "state: connected (host a -> host b)"));
+        assert!(!should_retry(true, "state: ended (the person stopped sharing)"));
+        assert!(!should_retry(true, "state: ended (the person declined)"));
+        assert!(!should_retry(false, "state: joining 482 913 075"));
+    }
+}

@@ -1,0 +1,172 @@
+//! The browser viewer end to end: the agent (embedded server, auto-allow) shares an Xvfb
+//! display; Debian's Chromium, driven by playwright-core (`e2e/browser/viewer.mjs`), opens the
+//! page the agent prints, types the code and must decode H.264 frames that show the known
+//! picture.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+use tether_media::image::{psnr_rgba, read_png_rgba, write_png_rgba};
+use tether_proto::input::InputMsg;
+use tether_testkit::paint::Painter;
+use tether_testkit::process::{ChildProcess, workspace_bin};
+use tether_testkit::xinput::{EventWindow, Seen, XInput, typed_text};
+use tether_testkit::xvfb::Xvfb;
+
+/// Solid rectangles through H.264 and Chromium's scaler-free 1:1 display come out far above
+/// this; a wrong, shifted or black picture far below.
+const MIN_PSNR_DB: f64 = 28.0;
+const PATIENCE: Duration = Duration::from_secs(60);
+/// Chromium's start, the join and the checks in the script, on a busy machine.
+const BROWSER_PATIENCE: Duration = Duration::from_secs(180);
+
+fn e2e_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e/browser")
+}
+
+struct Agent {
+    process: ChildProcess,
+    page: String,
+    code: String,
+}
+
+fn start_agent(display: &str) -> Agent {
+    let mut cmd = Command::new(workspace_bin("tether-agent"));
+    cmd.env("DISPLAY", display)
+        .args(["--bind", "127.0.0.1:0", "--udp-bind", "127.0.0.1:0"])
+        .args(["--auto-allow", "--no-tray", "--no-audio"]);
+    let mut process = ChildProcess::spawn(cmd).expect("agent starts");
+    let page = process.wait_for_line("viewer: ", PATIENCE).expect("viewer line");
+    let code = process.wait_for_line("code: ", PATIENCE).expect("code line");
+    Agent { process, page, code }
+}
+
+/// Runs the playwright script and returns its `result:` object.
+fn run_browser(page: &str, code: &str, out: &Path, extra: &[&str]) -> Value {
+    let dir = e2e_dir();
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing: run `npm ci --prefix e2e/browser` (scripts/test.sh does)"
+    );
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join("viewer.mjs"))
+        .args(["--url", page, "--code", code, "--out"])
+        .arg(out)
+        .args(extra);
+    let mut node = ChildProcess::spawn(cmd).expect("node starts");
+    let line = node.wait_for_line("result: ", BROWSER_PATIENCE).expect("the script reports");
+    let result: Value = serde_json::from_str(&line).expect("the result is JSON");
+    assert!(result.get("error").is_none(), "the browser script failed: {result:#}");
+    result
+}
+
+#[test]
+#[ignore = "needs Xvfb and Chromium"]
+fn a_browser_decodes_the_screen_as_h264() {
+    let xvfb = Xvfb::start(1280, 720).expect("Xvfb starts");
+    // A real X client that records what the agent injects; the pattern is drawn over it.
+    let events = EventWindow::open(xvfb.display()).expect("event window");
+    let painter = Painter::connect(xvfb.display()).expect("X connection");
+    painter.fill_test_pattern(1280, 720).expect("pattern drawn");
+    let reference = painter.screenshot().expect("X screenshot");
+    let out = std::env::temp_dir().join(format!("tether-browser-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&out).unwrap();
+    let _ = write_png_rgba(
+        &out.join("expected.png"),
+        reference.width,
+        reference.height,
+        &reference.data,
+    );
+
+    let mut agent = start_agent(xvfb.display());
+    assert!(agent.page.starts_with("http://127.0.0.1:") && agent.page.ends_with('/'));
+    let input_args = ["--clicks", "0.25,0.75,0;0.5,0.5,2", "--keys", "KeyA,Shift+Enter"];
+    let result = run_browser(&agent.page, &agent.code, &out, &input_args);
+    eprintln!(
+        "browser: first frame {} ms after Connect ({})",
+        result["firstFrameMs"], result["marks"]
+    );
+
+    assert_eq!(result["codec"], "video/H264", "{result:#}");
+    assert_eq!((result["width"].as_u64(), result["height"].as_u64()), (Some(1280), Some(720)));
+    let (before, after) = (result["framesBefore"].as_u64(), result["framesAfter"].as_u64());
+    assert!(after > before, "framesDecoded grows: {before:?} -> {after:?}");
+    let overlay = result["overlay"].as_str().unwrap_or_default();
+    for field in ["fps", "bitrate", "rtt", "decode", "resolution 1280x720", "ice"] {
+        assert!(overlay.contains(field), "the overlay shows {field}: {overlay}");
+    }
+
+    // The page's own pixels: the video's content rectangle, shown 1:1 in a 1280-wide window.
+    let shot = Path::new(result["screenshot"].as_str().expect("a screenshot path"));
+    let (w, h, rgba) = read_png_rgba(shot).expect("the screenshot is a PNG");
+    assert_eq!((w, h), (reference.width, reference.height), "shown 1:1");
+    let psnr = psnr_rgba(&rgba, &reference.data);
+    eprintln!("browser screenshot: PSNR {psnr:.1} dB");
+    assert!(psnr >= MIN_PSNR_DB, "the page shows the screen: {psnr:.1} dB; see {out:?}");
+
+    check_input(&result);
+    if result["inputChannel"] == "agent" {
+        check_x_events(&events);
+    }
+
+    agent.process.terminate(Duration::from_secs(10)).expect("agent stops");
+    let _ = std::fs::remove_dir_all(out);
+}
+
+/// The page's input messages: valid by the protocol, the pointer mapped over the letterboxed
+/// picture, W3C buttons and key codes, the wheel in notches, and everything let go on blur.
+fn check_input(result: &Value) {
+    let sent: Vec<InputMsg> = result["sent"]
+        .as_array()
+        .expect("the page's input messages")
+        .iter()
+        .map(|m| InputMsg::decode(m.as_str().unwrap_or_default()).expect("a valid input message"))
+        .collect();
+    eprintln!("input via the {} channel: {} messages", result["inputChannel"], sent.len());
+    let near = |x: f64, y: f64| {
+        sent.iter().any(|m| {
+            matches!(m, InputMsg::PointerMove { x: mx, y: my }
+                if (mx - x).abs() < 0.01 && (my - y).abs() < 0.01)
+        })
+    };
+    assert!(near(0.25, 0.75) && near(0.5, 0.5), "pointer positions: {sent:?}");
+    let position = |wanted: &InputMsg| {
+        sent.iter().position(|m| m == wanted).unwrap_or_else(|| panic!("{wanted:?} in {sent:?}"))
+    };
+    let button = |button, down| InputMsg::PointerButton { button, down };
+    let key = |code: &str, down| InputMsg::Key { code: code.into(), down };
+    assert!(position(&button(0, true)) < position(&button(0, false)));
+    assert!(position(&button(2, true)) < position(&button(2, false)));
+    assert!(position(&key("KeyA", true)) < position(&key("KeyA", false)));
+    let shift = position(&key("ShiftLeft", true));
+    assert!(shift < position(&key("Enter", true)));
+    assert!(position(&key("Enter", false)) < position(&key("ShiftLeft", false)));
+    assert!(
+        sent.iter().any(|m| matches!(m, InputMsg::Wheel { dy, .. } if (dy - 3.0).abs() < 1e-9)),
+        "300 px of wheel is 3 notches: {sent:?}"
+    );
+    assert_eq!(sent.last(), Some(&InputMsg::ReleaseAll), "blur lets go of everything");
+}
+
+/// What the agent injected, as the X client on its display saw it: the clicks where the page
+/// was clicked (0.25, 0.75 and the centre of 1280x720), three wheel notches down, "a", Return.
+fn check_x_events(events: &EventWindow) {
+    let seen = events
+        .collect_until(PATIENCE, |seen| typed_text(seen).ends_with('\n'))
+        .expect("the browser's input arrives on the X display");
+    let pressed = |button: u8, x: i16, y: i16| {
+        seen.iter().any(|s: &Seen| {
+            matches!(s.input, XInput::ButtonPress { button: b, x: px, y: py }
+                if b == button && (px - x).abs() <= 1 && (py - y).abs() <= 1)
+        })
+    };
+    let inputs: Vec<&XInput> = seen.iter().map(|s| &s.input).collect();
+    assert!(pressed(1, 320, 540), "left click at (320, 540): {inputs:?}");
+    assert!(pressed(3, 640, 360), "right click at (640, 360): {inputs:?}");
+    let notches =
+        seen.iter().filter(|s| matches!(s.input, XInput::ButtonPress { button: 5, .. })).count();
+    assert_eq!(notches, 3, "three notches down: {inputs:?}");
+    assert_eq!(typed_text(&seen), "a\n", "{inputs:?}");
+}
