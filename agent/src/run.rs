@@ -170,7 +170,9 @@ impl Agent<'_> {
                 let view_only = view_only || self.settings.view_only;
                 tracing::info!(view_only, "starting the session");
                 let input = InputSettings { view_only, monitor: self.settings.display };
-                match Session::start(&self.ice, &self.settings.udp_bind, input, self.settings.audio).await {
+                match Session::start(&self.ice, &self.settings.udp_bind, input, self.settings.audio)
+                    .await
+                {
                     Ok((started, offer)) => {
                         self.session = Some(started);
                         self.tx.send(&ClientMsg::Offer(offer)).await?;

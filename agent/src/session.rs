@@ -17,9 +17,9 @@ use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 use webrtc::rtp_transceiver::RtpSender;
 
+use crate::audio::{self, AudioPipeline, AudioTrack};
 use crate::input::{self, InputService, InputSettings};
 use crate::restart::{IceRestart, RESTART_AFTER};
-use crate::audio::{self, AudioPipeline, AudioTrack};
 use crate::video::{SourceFactory, VideoPipeline, VideoSettings};
 
 /// Depth of the peer event channel; events are small and few.

@@ -16,6 +16,6 @@ pub mod paint;
 pub mod process;
 pub mod pulse;
 pub mod randr;
-pub mod xinput;
 pub mod tone;
+pub mod xinput;
 pub mod xvfb;
