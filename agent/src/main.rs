@@ -3,22 +3,28 @@
 
 mod audio;
 mod capture;
-mod consent;
 mod embedded;
+mod input;
+mod restart;
 mod run;
 mod session;
+mod ui;
 mod video;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use tether_signal::cli::{ServerArgs, shutdown_signal};
+use tether_signal::cli::{ServerArgs, parse_duration, shutdown_signal};
 use tether_signal::client::ClientOptions;
 
-use crate::consent::ConsentMode;
 use crate::embedded::Embedded;
 use crate::run::AgentSettings;
+use crate::ui::terminal::Terminal;
+use crate::ui::tray::Tray;
+use crate::ui::{LoopEnd, UiEnd};
 use crate::video::VideoSettings;
 
 /// Share this computer's screen with support staff who have its session code.
@@ -44,9 +50,16 @@ struct Cli {
     /// Allow every viewer without asking (prints a warning). For tests and benchmarks.
     #[arg(long)]
     auto_allow: bool,
-    /// Run without a tray icon; the terminal asks and reports instead.
+    /// Run without a tray icon: the terminal asks and takes commands, reading stdin even when
+    /// it is a pipe.
     #[arg(long)]
     no_tray: bool,
+    /// How long a consent request waits for an answer; no answer means Deny.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    consent_timeout: Duration,
+    /// Share the screen only: inject no input from the viewer (its attempts are counted).
+    #[arg(long)]
+    view_only: bool,
     /// Do not share the system audio.
     #[arg(long)]
     no_audio: bool,
@@ -59,17 +72,41 @@ struct Cli {
     /// Local UDP address for media (repeatable); 0.0.0.0:0 gathers on every interface.
     #[arg(long, value_name = "IP:PORT", default_value = "0.0.0.0:0")]
     udp_bind: Vec<String>,
+    /// ICE servers and policy as an RTCConfiguration-shaped JSON file, used besides the
+    /// signaling server's.
+    #[arg(long, value_name = "FILE")]
+    ice_config: Option<PathBuf>,
     #[command(flatten, next_help_heading = "Embedded signaling server")]
     embedded: ServerArgs,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     tether_signal::cli::init_logging();
     let cli = Cli::parse();
-    if !cli.no_tray {
-        tracing::info!("no tray icon yet: the terminal asks and reports");
+    // GTK lives on this (the main) thread; tokio gets its own worker threads.
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    let tray = match cli.no_tray {
+        true => None,
+        false => Tray::start()
+            .inspect_err(|err| tracing::info!("no tray ({err}): the terminal asks and reports"))
+            .ok(),
+    };
+    let terminal = tray.is_none() && (cli.no_tray || std::io::stdin().is_terminal());
+    let (loop_end, ui_end) = ui::link(tray.is_some() || terminal);
+    match tray {
+        Some(tray) => {
+            let agent = std::thread::Builder::new()
+                .name("agent".into())
+                .spawn(move || runtime.block_on(serve(&cli, loop_end, None)))?;
+            tray.run(ui_end);
+            agent.join().map_err(|_| anyhow::anyhow!("the agent thread panicked"))?
+        }
+        None => runtime.block_on(serve(&cli, loop_end, terminal.then_some(ui_end))),
     }
+}
+
+/// The embedded server (if any), the terminal UI (if given) and the agent loop.
+async fn serve(cli: &Cli, loop_end: LoopEnd, terminal: Option<UiEnd>) -> anyhow::Result<()> {
     let mut options = ClientOptions::default();
     if let Some(ca) = &cli.ca_cert {
         options = options.trust_pem_file(ca)?;
@@ -87,20 +124,43 @@ async fn main() -> anyhow::Result<()> {
     };
     let settings = AgentSettings {
         name: cli.name.clone().unwrap_or_else(host_name),
-        consent: if cli.auto_allow { ConsentMode::AutoAllow } else { ConsentMode::Terminal },
+        auto_allow: cli.auto_allow,
+        consent_timeout: cli.consent_timeout,
         display: cli.display,
         video: VideoSettings {
             max_fps: cli.max_fps,
             bitrate_bps: cli.bitrate.saturating_mul(1000),
         },
         udp_bind: cli.udp_bind.clone(),
+        view_only: cli.view_only,
+        local_ice: local_ice(cli)?,
         audio: !cli.no_audio,
     };
-    let result = run::run(&server_url, &options, &settings, shutdown_signal()).await;
+    let terminal = terminal.map(Terminal::start).transpose()?;
+    let result = run::run(&server_url, &options, &settings, loop_end, shutdown_signal()).await;
+    if let Some(terminal) = terminal {
+        terminal.stop().await;
+    }
     if let Some(embedded) = embedded {
         embedded.stop().await;
     }
     result
+}
+
+/// The agent's own ICE settings: `--ice-config`, and with `--server` also the STUN/TURN and
+/// `--relay-only` options (without it they configure the embedded server, which hands them
+/// out to both peers).
+fn local_ice(cli: &Cli) -> anyhow::Result<tether_proto::LocalIce> {
+    let mut local = tether_proto::LocalIce::default();
+    if cli.server.is_some() {
+        let config = cli.embedded.to_config().context("invalid ICE options")?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+        local.add(config.ice.ice_config(now));
+    }
+    if let Some(path) = &cli.ice_config {
+        local.add(tether_signal::ice_args::read_ice_file(path)?);
+    }
+    Ok(local)
 }
 
 fn host_name() -> String {

@@ -1,25 +1,39 @@
-//! The agent's main loop: registration, consent, and at most one session at a time.
+//! The agent's main loop: registration, then one loop that drives `tether_proto::sharing`.
+//!
+//! Each turn waits for a server message, a peer connection event, a command from the UI or the
+//! machine's deadline; turns it into one [`Event`]; calls `Sharing::handle` once; and carries out
+//! every [`Action`]. Carrying out an action can fail (the session does not start, the video does
+//! not open); that failure is the next event.
 
+use std::collections::VecDeque;
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tether_media::rtc::{PeerEvent, PeerState};
 use tether_proto::IceConfig;
-use tether_proto::signal::{Bye, ByeReason, Candidate, ClientMsg, PeerJoined, Role, ServerMsg};
+use tether_proto::sharing::{Action, Decision, Event, Phase, Sharing};
+use tether_proto::signal::{Bye, ByeReason, Candidate, ClientMsg, Role, ServerMsg};
 use tether_signal::client::{ClientOptions, SignalClient, SignalSender};
 
 use crate::capture;
-use crate::consent::{self, ConsentMode, Decision};
+use crate::input::InputSettings;
 use crate::session::{Session, is_terminal};
+use crate::ui::{LoopEnd, View};
 use crate::video::VideoSettings;
 
 /// Everything the loop needs from the command line.
 pub struct AgentSettings {
     pub name: String,
-    pub consent: ConsentMode,
+    /// Unattended access: every viewer is allowed without asking.
+    pub auto_allow: bool,
+    pub consent_timeout: Duration,
     pub display: usize,
     pub video: VideoSettings,
     pub udp_bind: Vec<String>,
+    /// `--view-only`: no session may drive the mouse or keyboard.
+    pub view_only: bool,
+    /// ICE servers and policy of the agent's own, applied over the server's.
+    pub local_ice: tether_proto::LocalIce,
     /// Share the system audio (off with `--no-audio`).
     pub audio: bool,
 }
@@ -27,40 +41,60 @@ pub struct AgentSettings {
 /// How often the loop checks that the capture thread is still alive.
 const HEALTH_CHECK: Duration = Duration::from_millis(500);
 
-/// Registers with the server and serves viewers until `shutdown` resolves or the server goes.
+/// Registers with the server and serves viewers until the person quits, `shutdown` resolves or
+/// the server goes.
 pub async fn run(
     server: &str,
     options: &ClientOptions,
     settings: &AgentSettings,
+    mut ui: LoopEnd,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let mut client = SignalClient::connect(server, options).await?;
     client.hello(Role::Agent, &settings.name).await?;
-    let (mut tx, mut rx) = client.split();
-    let mut ice = IceConfig::default();
-    let mut session: Option<Session> = None;
+    let (tx, mut rx) = client.split();
+    let mut agent = Agent {
+        machine: Sharing::new(settings.consent_timeout, settings.auto_allow),
+        tx,
+        ice: IceConfig::default(),
+        session: None,
+        settings,
+    };
     let mut health = tokio::time::interval(HEALTH_CHECK);
     tokio::pin!(shutdown);
     loop {
-        tokio::select! {
-            () = &mut shutdown => {
-                end_session(&mut session, &mut tx, ByeReason::Stopped, "the person stopped sharing").await;
-                tx.close().await;
-                return Ok(());
-            }
-            msg = rx.recv() => {
-                let msg = msg?;
-                handle_server(msg, &mut ice, &mut session, &mut tx, settings).await?;
-            }
-            Some(event) = next_peer_event(&mut session) => {
-                handle_peer_event(event, &mut session, &mut tx, settings).await?;
-            }
+        let deadline = agent.machine.next_deadline().map(tokio::time::Instant::from_std);
+        let event = tokio::select! {
+            () = &mut shutdown => Event::Quit,
+            msg = rx.recv() => match agent.server_message(msg?).await {
+                Some(event) => event,
+                None => continue,
+            },
+            Some(event) = next_peer_event(&mut agent.session) => match agent.peer_event(event).await? {
+                Some(event) => event,
+                None => continue,
+            },
+            Some(command) = ui.commands.recv() => command.into_event(),
+            () = sleep_until(deadline) => Event::Timeout,
             _ = health.tick() => {
-                if session.as_ref().is_some_and(Session::video_failed) {
-                    end_session(&mut session, &mut tx, ByeReason::Stopped, "screen capture stopped").await;
+                agent.restart_if_due().await?;
+                match &agent.session {
+                    Some(s) if s.video_failed() => Event::StreamFailed("screen capture stopped".into()),
+                    _ => continue,
                 }
             }
+        };
+        if agent.feed(event, &ui).await? {
+            agent.tx.close().await;
+            return Ok(());
         }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -71,135 +105,207 @@ async fn next_peer_event(session: &mut Option<Session>) -> Option<PeerEvent> {
     }
 }
 
-async fn handle_server(
-    msg: ServerMsg,
-    ice: &mut IceConfig,
-    session: &mut Option<Session>,
-    tx: &mut SignalSender,
-    settings: &AgentSettings,
-) -> anyhow::Result<()> {
-    match msg {
-        ServerMsg::Code(issued) => {
-            *ice = issued.ice;
-            // Scripts read this line; it is printed again whenever the code changes.
-            println!("code: {}", issued.code);
-        }
-        ServerMsg::PeerJoined(peer) => {
-            if session.is_some() {
-                tracing::warn!("a second viewer joined while a session runs; ignored");
-                return Ok(());
-            }
-            admit(peer, ice, session, tx, settings).await?;
-        }
-        ServerMsg::Answer(answer) => match session {
-            Some(s) => {
-                if let Err(err) = s.apply_answer(answer).await {
-                    tracing::warn!(%err, "the viewer's answer was refused");
-                    end_session(session, tx, ByeReason::IceFailed, "the answer could not be used")
-                        .await;
+struct Agent<'a> {
+    machine: Sharing,
+    tx: SignalSender,
+    ice: IceConfig,
+    session: Option<Session>,
+    settings: &'a AgentSettings,
+}
+
+impl Agent<'_> {
+    /// Hands `event` to the machine and carries out what it says, then any event that carrying
+    /// it out produced. Returns whether the agent exits.
+    async fn feed(&mut self, event: Event, ui: &LoopEnd) -> anyhow::Result<bool> {
+        let mut events = VecDeque::from([event]);
+        while let Some(event) = events.pop_front() {
+            for action in self.machine.handle(Instant::now(), event) {
+                match self.act(action, ui).await? {
+                    Step::Next(Some(event)) => events.push_back(event),
+                    Step::Next(None) => {}
+                    Step::Exit => return Ok(true),
                 }
             }
-            None => tracing::debug!("answer with no session; ignored"),
-        },
-        ServerMsg::Candidate(Candidate { candidate: Some(candidate) }) => {
-            if let Some(s) = session {
-                s.add_candidate(candidate).await;
-            }
         }
-        ServerMsg::Candidate(Candidate { candidate: None }) => {}
-        ServerMsg::Bye(bye) => {
-            tracing::info!(reason = ?bye.reason, "the viewer ended the session");
-            println!("state: ended ({:?})", bye.reason);
-            if let Some(s) = session.take() {
-                s.stop().await;
-            }
-        }
-        ServerMsg::Error(err) => tracing::warn!(code = %err.code, "server: {}", err.message),
-        ServerMsg::Offer(_) | ServerMsg::Joined(_) => tracing::debug!("unexpected message ignored"),
+        Ok(false)
     }
-    Ok(())
-}
 
-/// Asks for consent and, on Allow, starts the session and sends the offer.
-async fn admit(
-    peer: PeerJoined,
-    ice: &IceConfig,
-    session: &mut Option<Session>,
-    tx: &mut SignalSender,
-    settings: &AgentSettings,
-) -> anyhow::Result<()> {
-    println!("state: asked by {:?} from {}", peer.name, peer.addr);
-    let (reason, message) = match consent::ask(settings.consent, &peer).await {
-        Decision::Allow => match Session::start(ice, &settings.udp_bind, settings.audio).await {
-            Ok((started, offer)) => {
-                *session = Some(started);
-                tx.send(&ClientMsg::Offer(offer)).await?;
-                println!("state: sharing with {:?}", peer.name);
-                return Ok(());
+    async fn act(&mut self, action: Action, ui: &LoopEnd) -> anyhow::Result<Step> {
+        match action {
+            Action::Show => {
+                let view = View { code: self.machine.code(), phase: self.machine.phase().clone() };
+                ui.view.send_replace(view);
             }
-            Err(err) => {
-                tracing::error!(%err, "cannot start the session");
-                (ByeReason::Other, format!("the agent could not start the session: {err}"))
+            Action::Ask => {
+                let Phase::Asked { ask, peer, .. } = self.machine.phase() else {
+                    return Ok(Step::Next(None));
+                };
+                println!("state: asked by {:?} from {}", peer.name, peer.addr);
+                if !ui.can_ask {
+                    tracing::warn!(
+                        "a viewer asked to connect, but there is no tray or terminal to ask on; denied (run with --no-tray to answer on stdin, or --auto-allow to allow every viewer)"
+                    );
+                    return Ok(Step::Next(Some(Event::Consent {
+                        ask: *ask,
+                        decision: Decision::Deny,
+                    })));
+                }
             }
-        },
-        Decision::Deny => (ByeReason::Denied, "the person declined".to_owned()),
-        Decision::TimedOut => (ByeReason::ConsentTimeout, "nobody answered the request".to_owned()),
-    };
-    println!("state: waiting ({message})");
-    tx.send(&ClientMsg::Bye(Bye { reason, message: Some(message) })).await?;
-    Ok(())
-}
-
-async fn handle_peer_event(
-    event: PeerEvent,
-    session: &mut Option<Session>,
-    tx: &mut SignalSender,
-    settings: &AgentSettings,
-) -> anyhow::Result<()> {
-    match event {
-        PeerEvent::LocalCandidate(candidate) => {
-            tx.send(&ClientMsg::Candidate(Candidate { candidate: Some(candidate) })).await?;
-        }
-        PeerEvent::State(PeerState::Connected) => {
-            let Some(s) = session else { return Ok(()) };
-            let display = settings.display;
-            let open = Box::new(move || capture::open(display));
-            if let Err(err) = s.on_connected(open, settings.video.clone()).await {
-                tracing::error!(%err, "cannot start the video");
-                end_session(session, tx, ByeReason::Other, &err).await;
+            Action::StartSession { view_only } => {
+                if self.settings.auto_allow {
+                    tracing::warn!("--auto-allow: allowing the viewer without asking");
+                }
+                // View-only if the person chose it at Allow or the agent runs with --view-only.
+                let view_only = view_only || self.settings.view_only;
+                tracing::info!(view_only, "starting the session");
+                let input = InputSettings { view_only, monitor: self.settings.display };
+                match Session::start(&self.ice, &self.settings.udp_bind, input, self.settings.audio)
+                    .await
+                {
+                    Ok((started, offer)) => {
+                        self.session = Some(started);
+                        self.tx.send(&ClientMsg::Offer(offer)).await?;
+                        if let Phase::Allowed { peer, .. } = self.machine.phase() {
+                            let mode = if view_only { " (view only)" } else { "" };
+                            println!("state: sharing with {:?}{mode}", peer.name);
+                        }
+                    }
+                    Err(err) => {
+                        tracing::error!(%err, "cannot start the session");
+                        return Ok(Step::Next(Some(Event::StartFailed(err.to_string()))));
+                    }
+                }
             }
+            Action::StartStream => {
+                let Some(s) = &mut self.session else { return Ok(Step::Next(None)) };
+                let display = self.settings.display;
+                let open = Box::new(move || capture::open(display));
+                if let Err(err) = s.on_connected(open, self.settings.video.clone()).await {
+                    tracing::error!(%err, "cannot start the video");
+                    return Ok(Step::Next(Some(Event::StreamFailed(err))));
+                }
+            }
+            Action::Bye { reason, message } => self.bye(reason, message).await?,
+            Action::Close(reason) => {
+                tracing::info!(?reason, "the viewer ended the session");
+                println!("state: ended ({reason:?})");
+                if let Some(s) = self.session.take() {
+                    s.stop().await;
+                    println!("state: waiting (the viewer ended the session)");
+                }
+            }
+            Action::RequestNewCode => self.tx.send(&ClientMsg::NewCode).await?,
+            Action::Exit => return Ok(Step::Exit),
         }
-        PeerEvent::State(state) if is_terminal(state) => {
-            tracing::warn!(?state, "the connection to the viewer failed");
-            end_session(
-                session,
-                tx,
-                ByeReason::IceFailed,
-                "the network connection to the viewer failed",
-            )
-            .await;
-        }
-        PeerEvent::State(state) => tracing::info!(?state, "connection state"),
-        PeerEvent::Track(_) | PeerEvent::DataChannel(_) => {}
+        Ok(Step::Next(None))
     }
-    Ok(())
+
+    /// Closes the peer connection at once, if there is one, and tells the viewer why.
+    async fn bye(&mut self, reason: ByeReason, message: String) -> anyhow::Result<()> {
+        let capture_error = match self.session.take() {
+            Some(s) => s.stop().await,
+            None => None,
+        };
+        let message = match capture_error {
+            Some(capture_error) => {
+                tracing::error!("{capture_error}");
+                format!("{message}: {capture_error}")
+            }
+            None => message,
+        };
+        println!("state: waiting ({message})");
+        self.tx.send(&ClientMsg::Bye(Bye { reason, message: Some(message) })).await?;
+        Ok(())
+    }
+
+    /// Re-offers with an ICE restart when the connection has stayed disconnected.
+    async fn restart_if_due(&mut self) -> anyhow::Result<()> {
+        let Some(s) = &mut self.session else { return Ok(()) };
+        if !s.restart.poll_restart(Instant::now()) {
+            return Ok(());
+        }
+        match s.restart_ice().await {
+            Ok(offer) => {
+                tracing::warn!(attempt = s.restart.count, "connection lost; restarting ICE");
+                println!("state: reconnecting (ICE restart)");
+                self.tx.send(&ClientMsg::Offer(offer)).await?;
+            }
+            Err(err) => tracing::warn!(%err, "ICE restart refused"),
+        }
+        Ok(())
+    }
+
+    /// The event a server message means, if any; SDP and candidates go straight to the session.
+    async fn server_message(&mut self, msg: ServerMsg) -> Option<Event> {
+        match msg {
+            ServerMsg::Code(issued) => {
+                self.ice = self.settings.local_ice.apply(issued.ice);
+                // Scripts read this line; it is printed again whenever the code changes.
+                println!("code: {}", issued.code);
+                Some(Event::Code(issued.code))
+            }
+            ServerMsg::PeerJoined(peer) => Some(Event::PeerJoined(peer)),
+            ServerMsg::Answer(answer) => {
+                let s = self.session.as_mut()?;
+                match s.apply_answer(answer).await {
+                    Ok(()) => None,
+                    Err(err) => {
+                        tracing::warn!(%err, "the viewer's answer was refused");
+                        Some(Event::PeerFailed)
+                    }
+                }
+            }
+            ServerMsg::Candidate(Candidate { candidate: Some(candidate) }) => {
+                if let Some(s) = &mut self.session {
+                    s.add_candidate(candidate).await;
+                }
+                None
+            }
+            ServerMsg::Candidate(Candidate { candidate: None }) => None,
+            ServerMsg::Bye(bye) => Some(Event::ViewerLeft(bye.reason)),
+            ServerMsg::Error(err) => {
+                tracing::warn!(code = %err.code, "server: {}", err.message);
+                None
+            }
+            ServerMsg::Offer(_) | ServerMsg::Joined(_) => {
+                tracing::debug!("unexpected message ignored");
+                None
+            }
+        }
+    }
+
+    async fn peer_event(&mut self, event: PeerEvent) -> anyhow::Result<Option<Event>> {
+        Ok(match event {
+            PeerEvent::LocalCandidate(candidate) => {
+                self.tx
+                    .send(&ClientMsg::Candidate(Candidate { candidate: Some(candidate) }))
+                    .await?;
+                None
+            }
+            PeerEvent::State(PeerState::Connected) => {
+                if let Some(s) = &mut self.session {
+                    s.restart.handle_state(Instant::now(), PeerState::Connected);
+                }
+                Some(Event::PeerConnected)
+            }
+            PeerEvent::State(state) if is_terminal(state) => {
+                tracing::warn!(?state, "the connection to the viewer failed");
+                Some(Event::PeerFailed)
+            }
+            PeerEvent::State(state) => {
+                tracing::info!(?state, "connection state");
+                if let Some(s) = &mut self.session {
+                    s.restart.handle_state(Instant::now(), state);
+                }
+                None
+            }
+            PeerEvent::Track(_) | PeerEvent::DataChannel(_) => None,
+        })
+    }
 }
 
-/// Stops the session (if any) and tells the viewer why.
-async fn end_session(
-    session: &mut Option<Session>,
-    tx: &mut SignalSender,
-    reason: ByeReason,
-    message: &str,
-) {
-    let Some(s) = session.take() else { return };
-    let message = match s.stop().await {
-        Some(capture_error) => {
-            tracing::error!("{capture_error}");
-            format!("{message}: {capture_error}")
-        }
-        None => message.to_owned(),
-    };
-    println!("state: waiting ({message})");
-    let _ = tx.send(&ClientMsg::Bye(Bye { reason, message: Some(message) })).await;
+/// What carrying out one action led to.
+enum Step {
+    Next(Option<Event>),
+    Exit,
 }

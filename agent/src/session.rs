@@ -2,19 +2,24 @@
 //! connected. The agent makes the offer (it is the ICE controlling side).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tether_media::rtc::{
-    PeerEvent, PeerOptions, PeerState, RtcError, build_peer, candidate_from_proto, selected_pair,
+    PeerEvent, PeerOptions, PeerState, RtcError, build_peer, candidate_from_proto, settled_pair,
     video_track,
 };
 use tether_proto::IceConfig;
+use tether_proto::input::INPUT_CHANNEL;
 use tether_proto::signal::{IceCandidate, Sdp};
 use tokio::sync::mpsc;
+use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 use webrtc::rtp_transceiver::RtpSender;
 
 use crate::audio::{self, AudioPipeline, AudioTrack};
+use crate::input::{self, InputService, InputSettings};
+use crate::restart::{IceRestart, RESTART_AFTER};
 use crate::video::{SourceFactory, VideoPipeline, VideoSettings};
 
 /// Depth of the peer event channel; events are small and few.
@@ -30,15 +35,21 @@ pub struct Session {
     answered: bool,
     pub events: mpsc::Receiver<PeerEvent>,
     video: Option<VideoPipeline>,
+    input_channel: Arc<dyn DataChannel>,
+    input_settings: InputSettings,
+    input: Option<InputService>,
+    pub restart: IceRestart,
     audio_track: Option<AudioTrack>,
     audio: Option<AudioPipeline>,
 }
 
 impl Session {
-    /// Builds the peer connection and returns it with the offer to send.
+    /// Builds the peer connection and returns it with the offer to send. `input` is decided
+    /// at consent time (view-only or not) and holds for the whole session.
     pub async fn start(
         ice: &IceConfig,
         udp_bind: &[String],
+        input: InputSettings,
         with_audio: bool,
     ) -> Result<(Self, Sdp), RtcError> {
         let (events_tx, events) = mpsc::channel(PEER_EVENTS);
@@ -47,6 +58,9 @@ impl Session {
         let ssrc = rand_ssrc();
         let track = video_track(ssrc)?;
         let sender = pc.add_track(track.clone()).await?;
+        // Created before the offer so that the SDP carries the data channel (SCTP) section.
+        let input_channel =
+            pc.create_data_channel(INPUT_CHANNEL, Some(input::channel_init())).await?;
         let audio_track = match with_audio {
             true => Some(AudioTrack::add_to(pc.as_ref(), rand_ssrc()).await?),
             false => None,
@@ -62,6 +76,10 @@ impl Session {
             answered: false,
             events,
             video: None,
+            input_channel,
+            input_settings: input,
+            input: None,
+            restart: IceRestart::new(RESTART_AFTER),
             audio_track,
             audio: None,
         };
@@ -92,18 +110,29 @@ impl Session {
         }
     }
 
+    /// Restarts ICE: a new offer with fresh credentials, to send to the viewer. Candidates
+    /// wait for its answer again.
+    pub async fn restart_ice(&mut self) -> Result<Sdp, RtcError> {
+        self.pc.restart_ice().await?;
+        let offer = self.pc.create_offer(None).await?;
+        self.pc.set_local_description(offer.clone()).await?;
+        self.answered = false;
+        Ok(Sdp { sdp: offer.sdp })
+    }
+
     /// Starts the video once ICE and DTLS are up.
     pub async fn on_connected(
         &mut self,
         open_source: SourceFactory,
         settings: VideoSettings,
     ) -> Result<(), String> {
+        // Printed on every (re)connection, e.g. after an ICE restart picked a new pair.
+        if let Some(pair) = settled_pair(self.pc.as_ref(), Duration::from_secs(1)).await {
+            tracing::info!(%pair, kinds = %pair.kinds(), relayed = pair.is_relayed(), "connected");
+            println!("state: connected ({pair}, pair={})", pair.kinds());
+        }
         if self.video.is_some() {
             return Ok(());
-        }
-        if let Some(pair) = selected_pair(self.pc.as_ref()).await {
-            tracing::info!(%pair, "connected");
-            println!("state: connected ({pair})");
         }
         let params = self.sender.get_parameters().await.map_err(|e| e.to_string())?;
         let payload_type = params
@@ -121,6 +150,9 @@ impl Session {
         )
         .map_err(|e| format!("cannot start the video thread: {e}"))?;
         self.video = Some(pipeline);
+        let input = InputService::start(self.input_channel.clone(), self.input_settings)
+            .map_err(|e| format!("cannot start the input thread: {e}"))?;
+        self.input = Some(input);
         if let Some(track) = &self.audio_track {
             let open = Box::new(audio::open_system_output);
             match track.start(open, audio::AudioSettings::default()).await {
@@ -146,6 +178,9 @@ impl Session {
             Some(video) => video.stop().await,
             None => None,
         };
+        if let Some(input) = self.input.take() {
+            println!("input: {}", input.stop().await);
+        }
         if let Err(err) = self.pc.close().await {
             tracing::debug!(%err, "closing the peer connection");
         }

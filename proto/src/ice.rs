@@ -80,6 +80,36 @@ impl IceServer {
     }
 }
 
+/// ICE settings a peer brings itself (its flags or a config file), applied over what the
+/// signaling server hands out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalIce {
+    /// Servers tried before the signaling server's.
+    #[serde(default)]
+    pub ice_servers: Vec<IceServer>,
+    /// Relay candidates only, whatever the server says.
+    #[serde(default)]
+    pub relay_only: bool,
+}
+
+impl LocalIce {
+    /// Adds a configuration file's servers and policy (`relay` forces relay-only).
+    pub fn add(&mut self, file: IceConfig) {
+        self.ice_servers.extend(file.ice_servers);
+        self.relay_only |= file.ice_transport_policy == TransportPolicy::Relay;
+    }
+
+    /// The configuration to use: local servers first, then the server's; relay-only if
+    /// either side asks for it.
+    pub fn apply(&self, from_server: IceConfig) -> IceConfig {
+        let mut ice_servers = self.ice_servers.clone();
+        ice_servers.extend(from_server.ice_servers);
+        let ice_transport_policy =
+            if self.relay_only { TransportPolicy::Relay } else { from_server.ice_transport_policy };
+        IceConfig { ice_servers, ice_transport_policy }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +151,25 @@ mod tests {
         assert!(matches!(IceServer::check_url("http://a"), Err(IceUrlError::Scheme { .. })));
         assert!(matches!(IceServer::check_url("stun:"), Err(IceUrlError::NoHost { .. })));
         assert!(matches!(IceServer::check_url("turn::3478"), Err(IceUrlError::NoHost { .. })));
+    }
+
+    #[test]
+    fn local_settings_come_first_and_can_force_relay() {
+        let server = IceConfig {
+            ice_servers: vec![IceServer::stun("stun:server")],
+            ice_transport_policy: TransportPolicy::All,
+        };
+        let mut local =
+            LocalIce { ice_servers: vec![IceServer::stun("stun:local")], relay_only: false };
+        let merged = local.apply(server.clone());
+        assert_eq!(merged.ice_servers[0].urls, ["stun:local"]);
+        assert_eq!(merged.ice_servers[1].urls, ["stun:server"]);
+        assert_eq!(merged.ice_transport_policy, TransportPolicy::All);
+        local.add(serde_json::from_str(r#"{"ice_transport_policy":"relay"}"#).unwrap());
+        assert_eq!(local.apply(server).ice_transport_policy, TransportPolicy::Relay);
+        let relay_server =
+            IceConfig { ice_servers: vec![], ice_transport_policy: TransportPolicy::Relay };
+        assert_eq!(LocalIce::default().apply(relay_server.clone()), relay_server);
     }
 
     #[test]

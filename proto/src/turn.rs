@@ -31,6 +31,33 @@ pub fn turn_rest_credentials(secret: &[u8], expiry_unix: u64, label: &str) -> Tu
     TurnCredentials { username, credential }
 }
 
+/// Why a TURN server refuses a REST username.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestUsernameError {
+    /// The part before the first colon is not a number of seconds.
+    #[error("TURN username {0:?} does not start with an expiry time")]
+    Malformed(String),
+    /// The expiry is in the past.
+    #[error("TURN username {0:?} has expired")]
+    Expired(String),
+}
+
+/// The server side of [`turn_rest_credentials`]: the password `username` must have been given
+/// for it to be valid at `unix_now`, as coturn's `use-auth-secret` checks it.
+pub fn rest_password(
+    secret: &[u8],
+    username: &str,
+    unix_now: u64,
+) -> Result<String, RestUsernameError> {
+    let (expiry, label) = username.split_once(':').unwrap_or((username, ""));
+    let expiry: u64 =
+        expiry.parse().map_err(|_| RestUsernameError::Malformed(username.to_owned()))?;
+    if expiry < unix_now {
+        return Err(RestUsernameError::Expired(username.to_owned()));
+    }
+    Ok(turn_rest_credentials(secret, expiry, label).credential)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,6 +82,27 @@ mod tests {
         mac.update(b"what do ya want for nothing?");
         let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+    }
+
+    #[test]
+    fn the_server_recomputes_the_password_until_expiry() {
+        let creds = turn_rest_credentials(b"north-wind-42", 1_767_225_600, "tether");
+        let password = rest_password(b"north-wind-42", &creds.username, 1_767_225_000);
+        assert_eq!(password.as_deref(), Ok(creds.credential.as_str()));
+        assert_eq!(
+            rest_password(b"k", "42", 42),
+            Ok(turn_rest_credentials(b"k", 42, "").credential)
+        );
+        assert!(matches!(
+            rest_password(b"north-wind-42", &creds.username, 1_767_225_601),
+            Err(RestUsernameError::Expired(_))
+        ));
+        for bad in ["", "tether", "x:1", ":1", "-5:a", "99999999999999999999999:a"] {
+            assert!(
+                matches!(rest_password(b"k", bad, 0), Err(RestUsernameError::Malformed(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

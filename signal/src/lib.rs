@@ -11,10 +11,12 @@ pub mod client;
 mod config;
 mod connection;
 mod hub;
+pub mod ice_args;
 pub mod limits;
 pub mod rendezvous;
 mod server;
 pub mod tls;
+pub mod turn_server;
 
 pub use config::{Config, IceSettings};
 pub use server::{ServeError, WS_PATH, serve};

@@ -28,10 +28,18 @@ pub struct ChildProcess {
 }
 
 impl ChildProcess {
-    pub fn spawn(mut command: Command) -> Result<Self> {
+    pub fn spawn(command: Command) -> Result<Self> {
         let program = PathBuf::from(command.get_program());
         let name =
             program.file_name().unwrap_or(program.as_os_str()).to_string_lossy().into_owned();
+        Self::spawn_as(&name, command)
+    }
+
+    /// As [`ChildProcess::spawn`], with `name` in its log lines and errors (for wrappers such
+    /// as `ip netns exec`).
+    pub fn spawn_as(name: &str, mut command: Command) -> Result<Self> {
+        let name = name.to_owned();
+        let program = PathBuf::from(command.get_program());
         let mut child = command.stdout(Stdio::piped()).spawn().with_context(|| {
             if program.components().count() > 1 && !program.exists() {
                 format!(
@@ -59,6 +67,11 @@ impl ChildProcess {
 
     pub fn id(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The child's stdin, if the command had `stdin(Stdio::piped())`.
+    pub fn stdin(&mut self) -> Option<&mut std::process::ChildStdin> {
+        self.child.stdin.as_mut()
     }
 
     /// Waits for a stdout line starting with `prefix` and returns the rest of it. Lines before

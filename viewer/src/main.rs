@@ -2,6 +2,7 @@
 
 mod audio;
 mod decode;
+mod input_script;
 mod session;
 
 use std::path::PathBuf;
@@ -12,7 +13,9 @@ use clap::Parser;
 use tether_proto::SessionCode;
 use tether_signal::cli::parse_duration;
 use tether_signal::client::ClientOptions;
+use tether_signal::ice_args::PeerIceArgs;
 
+use crate::input_script::InputScript;
 use crate::session::ViewerSettings;
 
 /// Connect to a computer by the session code it shows.
@@ -42,9 +45,18 @@ struct Cli {
     /// Read the benchmark's latency probe from every frame and print glass-to-glass figures.
     #[arg(long)]
     latency_probe: bool,
+    /// Send the input messages in FILE (one JSON object a line, with an optional "delay_ms")
+    /// on the input channel once it opens; see docs/protocol.md.
+    #[arg(long, value_name = "FILE")]
+    input_script: Option<PathBuf>,
     /// Local UDP address for media (repeatable); 0.0.0.0:0 gathers on every interface.
     #[arg(long, value_name = "IP:PORT", default_value = "0.0.0.0:0")]
     udp_bind: Vec<String>,
+    /// Give up with an ICE failure when not connected this long after the offer.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    connect_timeout: Duration,
+    #[command(flatten, next_help_heading = "ICE (used with the signaling server's)")]
+    ice: PeerIceArgs,
     /// Write the received system audio to this WAV file (48 kHz stereo), as it arrives.
     #[arg(long, value_name = "FILE")]
     audio_dump: Option<PathBuf>,
@@ -64,6 +76,8 @@ async fn main() -> anyhow::Result<()> {
             "the viewer window is not built yet; run with --headless (and --snapshot FILE to see frames)"
         );
     }
+    // Checked before joining: a bad line is reported now, not in the middle of a session.
+    let input_script = cli.input_script.as_deref().map(InputScript::read).transpose()?;
     let mut options = ClientOptions::default();
     if let Some(ca) = &cli.ca_cert {
         options = options.trust_pem_file(ca)?;
@@ -74,6 +88,9 @@ async fn main() -> anyhow::Result<()> {
         duration: cli.duration,
         latency_probe: cli.latency_probe,
         udp_bind: cli.udp_bind,
+        input_script,
+        connect_timeout: cli.connect_timeout,
+        ice: cli.ice.to_local().context("invalid ICE options")?,
         audio: audio::AudioSettings { dump: cli.audio_dump, play: cli.play_audio },
     };
     session::run(&cli.server, &options, code, &settings).await

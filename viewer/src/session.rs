@@ -11,11 +11,13 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tether_media::rtc::{
     PeerEvent, PeerOptions, PeerState, build_peer, candidate_from_proto, selected_pair,
+    settled_pair,
 };
+use tether_proto::input::INPUT_CHANNEL;
 use tether_proto::signal::{
     Bye, ByeReason, Candidate, ClientMsg, IceCandidate, Join, Role, Sdp, ServerMsg,
 };
-use tether_proto::{IceConfig, SessionCode};
+use tether_proto::{IceConfig, LocalIce, SessionCode};
 use tether_signal::client::{ClientOptions, SignalClient, SignalSender};
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
@@ -23,6 +25,7 @@ use webrtc::peer_connection::{PeerConnection, RTCSessionDescription, StatsSelect
 
 use crate::audio::{AudioReceiver, AudioSettings, AudioStatsPrinter};
 use crate::decode::{Decoding, RtpIn, Shared};
+use crate::input_script::{self, InputScript};
 
 /// What the command line asked for.
 pub struct ViewerSettings {
@@ -31,10 +34,17 @@ pub struct ViewerSettings {
     pub duration: Option<Duration>,
     pub latency_probe: bool,
     pub udp_bind: Vec<String>,
+    pub input_script: Option<InputScript>,
+    /// Give up (ICE failed) if not connected this long after the offer.
+    pub connect_timeout: Duration,
+    /// ICE servers and policy from flags or a file, merged over the server's.
+    pub ice: LocalIce,
     pub audio: AudioSettings,
 }
 
 const STATS_EVERY: Duration = Duration::from_secs(1);
+/// How long `state: connected` waits for the transport to name the selected pair.
+const PAIR_PATIENCE: Duration = Duration::from_secs(1);
 /// At most one keyframe request per this interval while the decoder waits for one.
 const PLI_EVERY: Duration = Duration::from_millis(300);
 
@@ -74,11 +84,18 @@ pub async fn run(
         }
     };
     tokio::pin!(ending);
+    // Armed when the offer arrives, disarmed on `connected`: nothing waits forever for ICE.
+    let mut connect_by: Option<tokio::time::Instant> = None;
+    let mut peer_state = "new";
     let outcome: anyhow::Result<()> = loop {
         tokio::select! {
             () = &mut ending => {
                 hang_up(&mut tx).await;
                 break Ok(());
+            }
+            () = sleep_until_some(connect_by) => {
+                let _ = tx.send(&ClientMsg::Bye(Bye { reason: ByeReason::IceFailed, message: None })).await;
+                break Err(ice_failed(&format!("not connected within {:?}", settings.connect_timeout)));
             }
             _ = tokio::signal::ctrl_c() => {
                 hang_up(&mut tx).await;
@@ -91,15 +108,19 @@ pub async fn run(
                 };
                 match msg {
                     ServerMsg::Joined(joined) => {
-                        ice = joined.ice;
+                        ice = settings.ice.apply(joined.ice);
                         println!("state: joined {:?}; waiting for the person there to allow", joined.agent_name);
                     }
                     ServerMsg::Offer(offer) => {
-                        if peer.is_some() {
-                            tracing::warn!("renegotiation is not supported yet; offer ignored");
+                        if let Some(p) = &peer {
+                            // A new offer on a live session is the agent's ICE restart.
+                            let sdp = reanswer(p.pc.as_ref(), offer).await?;
+                            tx.send(&ClientMsg::Answer(sdp)).await?;
+                            println!("state: reconnecting (ICE restart)");
                             continue;
                         }
                         println!("state: connecting");
+                        connect_by = Some(tokio::time::Instant::now() + settings.connect_timeout);
                         match answer(&ice, &settings.udp_bind, offer).await {
                             Ok((p, sdp)) => {
                                 tx.send(&ClientMsg::Answer(sdp)).await?;
@@ -135,23 +156,37 @@ pub async fn run(
                     }
                 }
                 PeerEvent::State(PeerState::Connected) => {
+                    connect_by = None;
+                    peer_state = "connected";
                     let pair = match &peer {
-                        Some(p) => selected_pair(p.pc.as_ref()).await.unwrap_or_default(),
-                        None => String::new(),
+                        Some(p) => settled_pair(p.pc.as_ref(), PAIR_PATIENCE).await,
+                        None => None,
                     };
-                    println!("state: connected ({pair})");
+                    match &pair {
+                        Some(pair) => println!("state: connected ({pair}, pair={})", pair.kinds()),
+                        None => println!("state: connected (pair=unknown)"),
+                    }
                 }
                 PeerEvent::State(PeerState::Failed) => {
                     let _ = tx.send(&ClientMsg::Bye(Bye { reason: ByeReason::IceFailed, message: None })).await;
-                    break Err(anyhow::anyhow!("no network path to the computer could be found (ICE failed)"));
+                    break Err(ice_failed("the connectivity checks failed"));
                 }
-                PeerEvent::State(state) => tracing::debug!(?state, "connection state"),
-                PeerEvent::DataChannel(_) => {}
+                PeerEvent::State(state) => {
+                    tracing::info!(?state, "connection state");
+                    peer_state = state_name(state);
+                }
+                PeerEvent::DataChannel(channel) => {
+                    let is_input = channel.label().await.is_ok_and(|l| l == INPUT_CHANNEL);
+                    if let Some(script) = settings.input_script.clone().filter(|_| is_input) {
+                        tasks.spawn(input_script::play(channel, script));
+                    }
+                }
             },
             _ = stats_tick.tick() => {
                 if let Some(p) = &peer {
                     let network = network_stats(p.pc.as_ref()).await;
-                    println!("{} {network}", stats.line(&decoding.shared));
+                    let pair = selected_pair(p.pc.as_ref()).await.map_or("none".to_owned(), |p| p.kinds());
+                    println!("{} {network} ice={peer_state} pair={pair}", stats.line(&decoding.shared));
                     if let Some(printer) = &mut audio_stats {
                         println!("{}", printer.line(&audio.stats));
                     }
@@ -174,6 +209,39 @@ pub async fn run(
         println!("{}", latency_line(&shared.latencies()));
     }
     outcome
+}
+
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Prints the `state: ended` line for an ICE failure and returns the error to exit with.
+fn ice_failed(detail: &str) -> anyhow::Error {
+    let text = format!("no network path to the computer could be found (ICE failed: {detail})");
+    println!("state: ended ({text})");
+    anyhow::anyhow!(text)
+}
+
+fn state_name(state: PeerState) -> &'static str {
+    match state {
+        PeerState::Connecting => "connecting",
+        PeerState::Connected => "connected",
+        PeerState::Disconnected => "disconnected",
+        PeerState::Failed => "failed",
+        PeerState::Closed => "closed",
+    }
+}
+
+/// Answers a renegotiation offer (an ICE restart) on the live peer connection.
+async fn reanswer(pc: &dyn PeerConnection, offer: Sdp) -> anyhow::Result<Sdp> {
+    let offer = RTCSessionDescription::offer(offer.sdp).context("the offer is not valid SDP")?;
+    pc.set_remote_description(offer).await.context("the restart offer could not be applied")?;
+    let answer = pc.create_answer(None).await?;
+    pc.set_local_description(answer.clone()).await?;
+    Ok(Sdp { sdp: answer.sdp })
 }
 
 async fn next_event(peer: &mut Option<Peer>) -> Option<PeerEvent> {

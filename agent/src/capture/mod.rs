@@ -5,10 +5,12 @@
 //! `scrap` and tells through X DAMAGE whether the screen may have changed;
 //! [`SyntheticSource`] (`synthetic.rs`) draws a moving box for tests and benchmarks.
 //! [`ChangeDetector`] (`change.rs`) lets the caller skip encoding while the screen stands still.
+//! [`MonitorGeometry`] (`geometry.rs`) tells the input stage where the shared monitor lies.
 //!
 //! scrap's handles are `!Send`: call [`open`] on the thread that will capture.
 
 mod change;
+mod geometry;
 mod synthetic;
 mod x11;
 
@@ -18,6 +20,7 @@ use thiserror::Error;
 use x11rb::errors::{ConnectionError, ReplyError};
 
 pub use self::change::ChangeDetector;
+pub use self::geometry::{MonitorGeometry, MonitorRect};
 use self::synthetic::MAX_SIDE;
 pub use self::synthetic::{Motion, SyntheticSource};
 pub use self::x11::X11Source;

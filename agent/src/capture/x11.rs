@@ -18,7 +18,7 @@ use x11rb::rust_connection::RustConnection;
 use super::{CaptureError, CapturedFrame, FrameSource};
 
 /// Picks the X display name, or explains why there is none.
-fn x11_display_name(
+pub(super) fn x11_display_name(
     explicit: Option<&str>,
     display_env: Option<OsString>,
     wayland_env: Option<OsString>,
@@ -274,7 +274,7 @@ fn new_capturer(server: &Rc<Server>, root: Window, rect: Rect) -> Result<Capture
 }
 
 /// Monitors of every screen, in scrap's order: by screen, then as the server lists them.
-fn list_monitors(conn: &RustConnection) -> Result<Vec<(Window, Rect)>, CaptureError> {
+pub(super) fn list_monitors(conn: &RustConnection) -> Result<Vec<(Window, Rect)>, CaptureError> {
     let mut monitors = Vec::new();
     for screen in &conn.setup().roots {
         let reply = conn.randr_get_monitors(screen.root, true)?.reply()?;
@@ -288,7 +288,7 @@ fn list_monitors(conn: &RustConnection) -> Result<Vec<(Window, Rect)>, CaptureEr
     Ok(monitors)
 }
 
-fn select_monitor(
+pub(super) fn select_monitor(
     monitors: &[(Window, Rect)],
     index: usize,
     display: &str,

@@ -4,11 +4,13 @@
 
 mod assembler;
 mod keyframe;
+mod pair;
 mod peer;
 mod runtime;
 
 pub use assembler::{AssembledFrame, AssemblerStats, FrameAssembler};
+pub use pair::{PairEnd, SelectedPair, selected_pair, settled_pair};
 pub use peer::{
     PeerEvent, PeerOptions, PeerState, RtcError, audio_track, build_peer, candidate_from_proto,
-    candidate_to_proto, h264_codec, opus_codec, selected_pair, video_track,
+    candidate_to_proto, h264_codec, opus_codec, video_track,
 };

@@ -20,9 +20,9 @@ use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceServer, RTCIceTransportPolicy,
-    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCStatsReportEntry, Registry,
-    SettingEngineBuilder, StatsSelector, register_default_interceptors,
+    RTCBundlePolicy, RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceServer,
+    RTCIceTransportPolicy, RTCPeerConnectionIceEvent, RTCPeerConnectionState, Registry,
+    SettingEngineBuilder, register_default_interceptors,
 };
 
 use super::keyframe::{KEYFRAME_REQUEST_SLOT, KeyframeRequestForwarder};
@@ -177,6 +177,8 @@ pub async fn build_peer(
     let config = RTCConfigurationBuilder::new()
         .with_ice_servers(ice_servers)
         .with_ice_transport_policy(policy)
+        // One transport for every media section: one set of candidates to check through NATs.
+        .with_bundle_policy(RTCBundlePolicy::MaxBundle)
         .build();
     // mDNS candidates need a multicast socket that containers and network namespaces often
     // cannot open (build() then fails); Tether trickles plain addresses instead.
@@ -256,29 +258,6 @@ pub fn candidate_from_proto(candidate: &IceCandidate) -> RTCIceCandidateInit {
         username_fragment: candidate.username_fragment.clone(),
         ..Default::default()
     }
-}
-
-/// The selected candidate pair as `host 127.0.0.1:50000 -> host 127.0.0.1:50002`, if ICE
-/// has chosen one.
-pub async fn selected_pair(pc: &dyn PeerConnection) -> Option<String> {
-    let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
-    let pair_id = report.transport()?.selected_candidate_pair_id.clone();
-    let Some(RTCStatsReportEntry::IceCandidatePair(pair)) = report.get(&pair_id) else {
-        return None;
-    };
-    let describe = |id: &str| match report.get(id) {
-        Some(RTCStatsReportEntry::LocalCandidate(c) | RTCStatsReportEntry::RemoteCandidate(c)) => {
-            format!("{} {}:{}", c.candidate_type, c.address.as_deref().unwrap_or("?"), c.port)
-        }
-        // webrtc-rs 0.21 does not always list the candidates themselves; the id still names
-        // the candidate (type, protocol, address).
-        _ => id.to_owned(),
-    };
-    Some(format!(
-        "{} -> {}",
-        describe(&pair.local_candidate_id),
-        describe(&pair.remote_candidate_id)
-    ))
 }
 
 #[cfg(test)]

@@ -253,11 +253,11 @@ fn measure(cli: &Cli, s: &Scenario, hz: u64, bins: &Bins, m: &mut Measured) -> R
     pids.extend(child_named(std::process::id(), "Xvfb"));
     let sampler = Sampler::start(pids, SAMPLE_EVERY)?;
     let joined = Instant::now();
-    viewer.wait_for_line("state: connected", START_TIMEOUT)?;
+    let pair = viewer.wait_for_line("state: connected", START_TIMEOUT)?;
     let connected = Instant::now();
     let bursts = pulse.as_ref().map(ToneBursts::start).transpose()?;
     m.details.push(format!(
-        "connected {:.2} s after the viewer started",
+        "connected {:.2} s after the viewer started; selected pair{pair}",
         (connected - joined).as_secs_f64()
     ));
 

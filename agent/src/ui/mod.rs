@@ -1,0 +1,76 @@
+//! The person's side of the agent: the tray icon with its menu and consent dialog, or the
+//! terminal. Each is an I/O edge around the loop in `run.rs`: it sends [`Command`]s into the
+//! loop and watches the [`View`] the loop publishes, both through bounded channels.
+
+pub mod icons;
+pub mod terminal;
+pub mod tray;
+
+use tether_proto::SessionCode;
+use tether_proto::sharing::{Decision, Event, Phase};
+use tokio::sync::{mpsc, watch};
+
+/// Depth of the command channel: people click slowly.
+const COMMANDS: usize = 16;
+
+/// What the person asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// An answer to consent request `ask`.
+    Consent {
+        ask: u64,
+        decision: Decision,
+    },
+    StopSharing,
+    NewCode,
+    Quit,
+}
+
+impl Command {
+    pub fn into_event(self) -> Event {
+        match self {
+            Command::Consent { ask, decision } => Event::Consent { ask, decision },
+            Command::StopSharing => Event::StopSharing,
+            Command::NewCode => Event::NewCode,
+            Command::Quit => Event::Quit,
+        }
+    }
+}
+
+/// What the UI shows: the machine's phase and the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    pub code: Option<SessionCode>,
+    pub phase: Phase,
+}
+
+/// The loop's end of the UI.
+pub struct LoopEnd {
+    pub commands: mpsc::Receiver<Command>,
+    pub view: watch::Sender<View>,
+    /// Whether someone can answer a consent request at all (a tray, a terminal). Without it
+    /// every viewer is denied at once.
+    pub can_ask: bool,
+}
+
+/// The UI's end.
+pub struct UiEnd {
+    pub commands: mpsc::Sender<Command>,
+    pub view: watch::Receiver<View>,
+}
+
+impl UiEnd {
+    /// Sends a command without blocking the UI; a full channel drops it (and says so).
+    pub fn send(&self, command: Command) {
+        if let Err(err) = self.commands.try_send(command) {
+            tracing::warn!(?command, "command dropped: {err}");
+        }
+    }
+}
+
+/// A connected pair of ends.
+pub fn link(can_ask: bool) -> (LoopEnd, UiEnd) {
+    let (commands_tx, commands) = mpsc::channel(COMMANDS);
+    let (view, view_rx) = watch::channel(View { code: None, phase: Phase::Waiting });
+    (LoopEnd { commands, view, can_ask }, UiEnd { commands: commands_tx, view: view_rx })
+}

@@ -1,0 +1,161 @@
+//! The terminal UI: the consent question and single-letter commands on stdin.
+//!
+//! Used with `--no-tray` (then stdin is read even when it is a pipe, so scripts and tests can
+//! answer) and when no tray can come up but stdin is a terminal.
+
+use std::io::BufRead;
+use std::time::Instant;
+
+use tether_proto::sharing::{Decision, Phase};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::ui::{Command, UiEnd, View};
+
+/// Printed at start and for `h` or an unknown command.
+pub const HELP: &str =
+    "commands: s stop sharing, n new code, c show code, q quit (y / v / n answer a request)";
+
+/// Lines read ahead of the UI task.
+const LINES: usize = 8;
+
+/// The running terminal UI; [`Terminal::stop`] ends it.
+pub struct Terminal {
+    task: JoinHandle<()>,
+}
+
+impl Terminal {
+    /// Starts reading stdin and showing requests. Must be called inside the tokio runtime.
+    pub fn start(ui: UiEnd) -> std::io::Result<Self> {
+        let (lines_tx, lines) = mpsc::channel(LINES);
+        // This thread blocks in read(2) and cannot be woken up: it is left to end with the
+        // process (or at end of input); nothing else is owned by it.
+        std::thread::Builder::new().name("stdin".into()).spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                if lines_tx.blocking_send(line).is_err() {
+                    break;
+                }
+            }
+        })?;
+        println!("{HELP}");
+        Ok(Terminal { task: tokio::spawn(serve(ui, lines)) })
+    }
+
+    pub async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+async fn serve(mut ui: UiEnd, mut lines: mpsc::Receiver<String>) {
+    let mut input_open = true;
+    loop {
+        tokio::select! {
+            changed = ui.view.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let view = ui.view.borrow_and_update().clone();
+                if let Phase::Asked { peer, deadline, .. } = &view.phase {
+                    let name = if peer.name.is_empty() { "A viewer" } else { &peer.name };
+                    let secs = deadline.saturating_duration_since(Instant::now()).as_secs();
+                    // A whole line: other state lines may follow before the answer.
+                    println!(
+                        "{name} ({}) asks to see this screen. Allow? [y]es / [v]iew only / [N]o (no answer in {secs} s means no)",
+                        peer.addr
+                    );
+                }
+            }
+            line = lines.recv(), if input_open => match line {
+                Some(line) => {
+                    let view = ui.view.borrow().clone();
+                    match interpret(&view, &line) {
+                        Reply::Send(command) => ui.send(command),
+                        Reply::Print(text) => println!("{text}"),
+                        Reply::Nothing => {}
+                    }
+                }
+                None => input_open = false,
+            },
+        }
+    }
+}
+
+/// What one line of input means.
+#[derive(Debug, PartialEq, Eq)]
+enum Reply {
+    Send(Command),
+    Print(String),
+    Nothing,
+}
+
+fn interpret(view: &View, line: &str) -> Reply {
+    let word = line.trim().to_ascii_lowercase();
+    if let Phase::Asked { ask, .. } = view.phase {
+        let decision = match word.as_str() {
+            "q" | "quit" => return Reply::Send(Command::Quit),
+            "y" | "yes" => Decision::Allow { view_only: false },
+            "v" | "view" | "view-only" => Decision::Allow { view_only: true },
+            // Only an explicit yes allows.
+            _ => Decision::Deny,
+        };
+        return Reply::Send(Command::Consent { ask, decision });
+    }
+    let sharing = matches!(view.phase, Phase::Allowed { .. } | Phase::Streaming { .. });
+    match word.as_str() {
+        "" => Reply::Nothing,
+        "s" | "stop" if sharing => Reply::Send(Command::StopSharing),
+        "s" | "stop" => Reply::Print("not sharing".into()),
+        "n" | "new" if sharing => Reply::Print("stop sharing first (s)".into()),
+        "n" | "new" => Reply::Send(Command::NewCode),
+        "c" | "code" => match view.code {
+            Some(code) => Reply::Print(format!("code: {code}")),
+            None => Reply::Print("no code yet".into()),
+        },
+        "q" | "quit" => Reply::Send(Command::Quit),
+        _ => Reply::Print(HELP.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tether_proto::SessionCode;
+    use tether_proto::signal::PeerJoined;
+
+    fn sam() -> PeerJoined {
+        PeerJoined { name: "Sam".into(), addr: "127.0.0.1".into() }
+    }
+
+    fn view(phase: Phase) -> View {
+        View { code: Some(SessionCode::from_value(482_913_075).unwrap()), phase }
+    }
+
+    #[test]
+    fn only_an_explicit_yes_allows() {
+        let asked = view(Phase::Asked { ask: 7, peer: sam(), deadline: Instant::now() });
+        let consent = |decision| Reply::Send(Command::Consent { ask: 7, decision });
+        assert_eq!(interpret(&asked, "y\n"), consent(Decision::Allow { view_only: false }));
+        assert_eq!(interpret(&asked, " YES "), consent(Decision::Allow { view_only: false }));
+        assert_eq!(interpret(&asked, "v"), consent(Decision::Allow { view_only: true }));
+        for no in ["", "\n", "n", "no", "yep", "sure", "s"] {
+            assert_eq!(interpret(&asked, no), consent(Decision::Deny), "{no:?}");
+        }
+        assert_eq!(interpret(&asked, "q"), Reply::Send(Command::Quit));
+    }
+
+    #[test]
+    fn letters_are_commands_outside_a_request() {
+        let waiting = view(Phase::Waiting);
+        let sharing = view(Phase::Streaming { peer: sam(), view_only: false });
+        assert_eq!(interpret(&sharing, "s"), Reply::Send(Command::StopSharing));
+        assert_eq!(interpret(&waiting, "s"), Reply::Print("not sharing".into()));
+        assert_eq!(interpret(&waiting, "n"), Reply::Send(Command::NewCode));
+        assert!(matches!(interpret(&sharing, "n"), Reply::Print(_)));
+        assert_eq!(interpret(&waiting, "c"), Reply::Print("code: 482 913 075".into()));
+        assert_eq!(interpret(&waiting, "Q"), Reply::Send(Command::Quit));
+        assert_eq!(interpret(&waiting, "x"), Reply::Print(HELP.into()));
+        assert_eq!(interpret(&waiting, "  "), Reply::Nothing);
+    }
+}
