@@ -175,10 +175,11 @@ fn coturn_signal_args() -> Vec<String> {
     ["--turn-url", &turn_url, "--stun-url", &stun_url].map(String::from).to_vec()
 }
 
-/// Peers coturn refuses (RFC 1918): the peers' host candidates. Without this, coturn's relay
-/// sends to them fail (the internet segment has no route to the private networks) and coturn
-/// closes the allocation (`closed (2nd stage) … reason: general`); with it, the permission is
-/// refused (`403 Forbidden`) and the allocation lives. Public deployments deny them too.
+/// Peers coturn refuses (RFC 1918), among them the peers' host candidates. Without this,
+/// coturn's relay socket sends to them fail (the internet segment has no route to the private
+/// networks: `ENETUNREACH`) and coturn closes the whole allocation (`closed (2nd stage) …
+/// reason: general`), so no media flows; with it, those permissions are refused (`403
+/// Forbidden IP`) and the allocation lives. Public deployments deny them too. docs/netlab.md.
 const PRIVATE_RANGES: [&str; 3] =
     ["10.0.0.0-10.255.255.255", "172.16.0.0-172.31.255.255", "192.168.0.0-192.168.255.255"];
 
@@ -211,10 +212,8 @@ fn coturn_logged(coturn: &mut ChildProcess, parts: &[&str]) -> String {
 }
 
 /// Symmetric NATs on both sides: coturn accepts the REST credentials that the signaling
-/// server handed out, and both peers' allocations succeed. (Media does not flow in this case
-/// yet: coturn closes both allocations right after webrtc-rs 0.21's channel binds, see
-/// docs/netlab.md; `coturn_relays_media_to_a_viewer_behind_symmetric_nat` is the coturn case
-/// with media, the relayed cases above use the built-in server.)
+/// server handed out, and both peers' allocations succeed (the `coturn_relays_media_*` cases
+/// below carry media through it).
 #[test]
 #[ignore = "needs root and network namespaces"]
 fn coturn_accepts_the_rest_credentials() {
