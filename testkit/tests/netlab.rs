@@ -167,37 +167,104 @@ fn wait_exit(child: &mut ChildProcess) -> std::process::ExitStatus {
     panic!("the viewer did not exit");
 }
 
-/// Debian's coturn as the TURN server, checking the signaling server's REST credentials with
-/// the same shared secret: both peers' allocations succeed. (Media through coturn does not
-/// flow yet: coturn closes the allocations right after webrtc-rs 0.21's channel binds, see
-/// docs/netlab.md; the relayed cases above use the built-in server.)
-#[test]
-#[ignore = "needs root and network namespaces"]
-fn coturn_accepts_the_rest_credentials() {
+/// `tether-signal`'s flags that hand out coturn (on the server address) instead of running
+/// the built-in STUN/TURN server: no other TURN server runs in the lab.
+fn coturn_signal_args() -> Vec<String> {
     let turn_url = format!("turn:{SERVER_IP}:3478?transport=udp");
     let stun_url = format!("stun:{SERVER_IP}:3478");
-    let signal_args = ["--turn-url", &turn_url, "--stun-url", &stun_url];
-    let mut case = start(Nat::Symmetric, Nat::Symmetric, &signal_args);
-    let mut coturn = case.lab.command(Site::Internet, "turnserver");
+    ["--turn-url", &turn_url, "--stun-url", &stun_url].map(String::from).to_vec()
+}
+
+/// Peers coturn refuses (RFC 1918), among them the peers' host candidates. Without this,
+/// coturn's relay socket sends to them fail (the internet segment has no route to the private
+/// networks: `ENETUNREACH`) and coturn closes the whole allocation (`closed (2nd stage) …
+/// reason: general`), so no media flows; with it, those permissions are refused (`403
+/// Forbidden IP`) and the allocation lives. Public deployments deny them too. docs/netlab.md.
+const PRIVATE_RANGES: [&str; 3] =
+    ["10.0.0.0-10.255.255.255", "172.16.0.0-172.31.255.255", "192.168.0.0-192.168.255.255"];
+
+/// Debian's coturn on the internet segment, checking the signaling server's REST credentials
+/// with the same shared secret; `-v` logs every request and its result on stdout.
+fn coturn(lab: &Lab) -> ChildProcess {
+    let mut coturn = lab.command(Site::Internet, "turnserver");
     coturn
         .args(["-n", "--no-cli", "--use-auth-secret", "--realm", "tether"])
         .arg(format!("--static-auth-secret={SECRET}"))
         .args(["--listening-ip", SERVER_IP, "--relay-ip", SERVER_IP, "--listening-port", "3478"])
         .args(["--no-tcp", "--no-tls", "--no-dtls", "--log-file", "stdout", "--simple-log", "-v"])
-        .args(["--pidfile", "/dev/null"]);
+        .args(["--pidfile", "/dev/null"])
+        .args(PRIVATE_RANGES.map(|range| format!("--denied-peer-ip={range}")));
     let mut coturn =
         ChildProcess::spawn_as("turnserver", coturn).expect("coturn starts (scripts/deps.sh test)");
     coturn.wait_for_line("", PATIENCE).expect("coturn runs");
-    let _viewer = viewer(&case, Site::Viewer);
-    let mut allocations = 0;
-    while allocations < 2 {
-        let line = coturn.wait_for_line("", PATIENCE).expect("coturn allocates for both peers");
+    coturn
+}
+
+/// Waits for a coturn log line that contains every one of `parts`; returns it.
+fn coturn_logged(coturn: &mut ChildProcess, parts: &[&str]) -> String {
+    loop {
+        let line = coturn.wait_for_line("", PATIENCE).expect("coturn logs it");
         assert!(!line.contains("401: Unauthorized") || !line.contains(":tether>"), "{line}");
-        if line.contains("ALLOCATE processed, success") && line.contains(":tether>") {
-            allocations += 1;
+        if parts.iter().all(|part| line.contains(part)) {
+            return line;
         }
     }
+}
+
+/// Symmetric NATs on both sides: coturn accepts the REST credentials that the signaling
+/// server handed out, and both peers' allocations succeed (the `coturn_relays_media_*` cases
+/// below carry media through it).
+#[test]
+#[ignore = "needs root and network namespaces"]
+fn coturn_accepts_the_rest_credentials() {
+    let signal_args = coturn_signal_args();
+    let signal_args: Vec<&str> = signal_args.iter().map(String::as_str).collect();
+    let mut case = start(Nat::Symmetric, Nat::Symmetric, &signal_args);
+    let mut coturn = coturn(&case.lab);
+    let _viewer = viewer(&case, Site::Viewer);
+    for _ in 0..2 {
+        coturn_logged(&mut coturn, &["ALLOCATE processed, success", ":tether>"]);
+    }
     case.agent.wait_for_line("state: sharing", PATIENCE).expect("agent shares");
+}
+
+/// Connects a viewer to an agent with coturn (the only TURN server in the lab) as the relay;
+/// waits for decoded frames and returns both sides' pairs (viewer's, agent's).
+fn connect_through_coturn(agent_nat: Nat, viewer_nat: Nat) -> (String, String) {
+    let signal_args = coturn_signal_args();
+    let signal_args: Vec<&str> = signal_args.iter().map(String::as_str).collect();
+    let mut case = start(agent_nat, viewer_nat, &signal_args);
+    let mut coturn = coturn(&case.lab);
+    let mut viewer = viewer(&case, Site::Viewer);
+    let line = viewer.wait_for_line("state: connected", PATIENCE).expect("viewer connects");
+    let pair = pair_of(&line);
+    let stats = wait_for_frames(&mut viewer);
+    let agent_line = case.agent.wait_for_line("state: connected", PATIENCE).expect("agent line");
+    let agent_pair = pair_of(&agent_line);
+    println!(
+        "netlab: coturn agent={} viewer={} viewer-pair={pair} agent-pair={agent_pair} | {stats}",
+        agent_nat.name(),
+        viewer_nat.name()
+    );
+    coturn_logged(&mut coturn, &["ALLOCATE processed, success", ":tether>"]);
+    (pair, agent_pair)
+}
+
+/// Media through Debian's coturn where one side needs the relay: the viewer behind a
+/// symmetric NAT cannot be reached directly from the agent's port-restricted NAT.
+#[test]
+#[ignore = "needs root and network namespaces"]
+fn coturn_relays_media_to_a_viewer_behind_symmetric_nat() {
+    let (pair, agent_pair) = connect_through_coturn(Nat::PortRestricted, Nat::Symmetric);
+    assert!(is_relayed(&pair) || is_relayed(&agent_pair), "pairs {pair} / {agent_pair}");
+}
+
+/// Media through Debian's coturn with symmetric NATs on both sides.
+#[test]
+#[ignore = "needs root and network namespaces"]
+fn coturn_relays_media_between_symmetric_nats() {
+    let (pair, agent_pair) = connect_through_coturn(Nat::Symmetric, Nat::Symmetric);
+    assert!(is_relayed(&pair) || is_relayed(&agent_pair), "pairs {pair} / {agent_pair}");
 }
 
 /// A UDP outage on the agent's side: the connection goes `disconnected`, the agent restarts
