@@ -294,6 +294,7 @@ impl Agent<'_> {
             PeerEvent::State(PeerState::Connected) => {
                 if let Some(s) = &mut self.session {
                     s.restart.handle_state(Instant::now(), PeerState::Connected);
+                    s.report_connected().await;
                 }
                 Some(Event::PeerConnected)
             }

@@ -120,17 +120,21 @@ impl Session {
         Ok(Sdp { sdp: offer.sdp })
     }
 
+    /// Prints the selected candidate pair; called on every (re)connection, e.g. after an ICE
+    /// restart picked a new pair.
+    pub async fn report_connected(&self) {
+        if let Some(pair) = settled_pair(self.pc.as_ref(), Duration::from_secs(1)).await {
+            tracing::info!(%pair, kinds = %pair.kinds(), relayed = pair.is_relayed(), "connected");
+            println!("state: connected ({pair}, pair={})", pair.kinds());
+        }
+    }
+
     /// Starts the video once ICE and DTLS are up.
     pub async fn on_connected(
         &mut self,
         open_source: SourceFactory,
         settings: VideoSettings,
     ) -> Result<(), String> {
-        // Printed on every (re)connection, e.g. after an ICE restart picked a new pair.
-        if let Some(pair) = settled_pair(self.pc.as_ref(), Duration::from_secs(1)).await {
-            tracing::info!(%pair, kinds = %pair.kinds(), relayed = pair.is_relayed(), "connected");
-            println!("state: connected ({pair}, pair={})", pair.kinds());
-        }
         if self.video.is_some() {
             return Ok(());
         }
