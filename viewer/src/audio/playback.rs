@@ -37,17 +37,29 @@ pub struct Playback {
     name: String,
 }
 
+/// The sound server's default sink where one is reachable (Linux), else the default host's.
+fn default_output() -> Option<cpal::Device> {
+    #[cfg(target_os = "linux")]
+    if let Ok(host) = cpal::host_from_id(cpal::HostId::PulseAudio)
+        && let Some(device) = host.default_output_device()
+    {
+        return Some(device);
+    }
+    cpal::default_host().default_output_device()
+}
+
 impl Playback {
     /// Opens the default output device at its own rate and channel count.
     pub fn start() -> Result<Self, PlaybackError> {
-        let host = cpal::default_host();
-        let device = host.default_output_device().ok_or(PlaybackError::NoDevice)?;
+        let device = default_output().ok_or(PlaybackError::NoDevice)?;
         let err = |e: cpal::Error| PlaybackError::Device(e.to_string());
         let supported = device.default_output_config().map_err(err)?;
         let config = cpal::StreamConfig {
             channels: supported.channels(),
             sample_rate: supported.sample_rate(),
-            buffer_size: cpal::BufferSize::Default,
+            // 20 ms: the server's default (seconds of prebuffer on PulseAudio) would swallow
+            // the 200 ms this queue holds.
+            buffer_size: cpal::BufferSize::Fixed(tether_media::audio::FRAME_SAMPLES as u32),
         };
         let device_channels = usize::from(config.channels.max(1));
         let queue: Queue = Arc::default();
