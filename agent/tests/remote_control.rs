@@ -6,10 +6,10 @@
 //! Build the binaries first: `cargo build --workspace --bins`.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
-use tether_testkit::process::{ChildProcess, workspace_bin};
+use tether_testkit::loopback::{LoopbackAgent, agent_command};
+use tether_testkit::process::ChildProcess;
 use tether_testkit::xinput::{EventWindow, Seen, XInput, typed_text};
 use tether_testkit::xvfb::Xvfb;
 
@@ -63,24 +63,13 @@ struct Session {
 }
 
 fn start_session(display: &str, agent_args: &[&str], script: &PathBuf) -> Session {
-    let mut agent_cmd = Command::new(workspace_bin("tether-agent"));
-    agent_cmd
-        .env("DISPLAY", display)
-        .env_remove("WAYLAND_DISPLAY")
-        .args(["--bind", "127.0.0.1:0", "--udp-bind", "127.0.0.1:0"])
-        .args(["--auto-allow", "--no-tray", "--no-audio"])
-        .args(agent_args);
-    let mut agent = ChildProcess::spawn(agent_cmd).expect("agent starts");
-    let server = agent.wait_for_line("server: ", PATIENCE).expect("server line");
-    let code = agent.wait_for_line("code: ", PATIENCE).expect("code line");
-    let mut viewer_cmd = Command::new(workspace_bin("tether-viewer"));
-    viewer_cmd
-        .arg(&code)
-        .args(["--server", &server, "--headless", "--udp-bind", "127.0.0.1:0"])
-        .arg("--input-script")
-        .arg(script);
+    let mut agent_cmd = agent_command(display);
+    agent_cmd.arg("--no-audio").args(agent_args);
+    let agent = LoopbackAgent::start(agent_cmd, PATIENCE).expect("agent starts");
+    let mut viewer_cmd = agent.viewer_command();
+    viewer_cmd.arg("--input-script").arg(script);
     let viewer = ChildProcess::spawn(viewer_cmd).expect("viewer starts");
-    Session { agent, viewer }
+    Session { agent: agent.process, viewer }
 }
 
 impl Session {

@@ -3,10 +3,10 @@
 //! arrive in the headless viewer's WAV dump with the right frequencies and silence between.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use tether_testkit::process::{ChildProcess, workspace_bin};
+use tether_testkit::loopback::{LoopbackAgent, agent_command};
+use tether_testkit::process::ChildProcess;
 use tether_testkit::pulse::PulseServer;
 use tether_testkit::tone::{dominant_frequency, read_wav_mono, rms, sound_spans, write_tone_wav};
 use tether_testkit::xvfb::Xvfb;
@@ -25,25 +25,15 @@ struct Session {
 }
 
 fn start_session(display: &str, pulse: &PulseServer, dump: &Path) -> Session {
-    let mut agent_cmd = Command::new(workspace_bin("tether-agent"));
-    agent_cmd
-        .env("DISPLAY", display)
-        .args(["--bind", "127.0.0.1:0", "--udp-bind", "127.0.0.1:0"])
-        .args(["--auto-allow", "--no-tray", "--max-fps", "10"]);
+    let mut agent_cmd = agent_command(display);
+    agent_cmd.args(["--max-fps", "10"]);
     pulse.configure(&mut agent_cmd);
-    let mut agent = ChildProcess::spawn(agent_cmd).expect("agent starts");
-    let server = agent.wait_for_line("server: ", PATIENCE).expect("server line");
-    let code = agent.wait_for_line("code: ", PATIENCE).expect("code line");
-
-    let mut viewer_cmd = Command::new(workspace_bin("tether-viewer"));
-    viewer_cmd
-        .arg(&code)
-        .args(["--server", &server, "--headless", "--udp-bind", "127.0.0.1:0"])
-        .arg("--audio-dump")
-        .arg(dump);
+    let agent = LoopbackAgent::start(agent_cmd, PATIENCE).expect("agent starts");
+    let mut viewer_cmd = agent.viewer_command();
+    viewer_cmd.arg("--audio-dump").arg(dump);
     let mut viewer = ChildProcess::spawn(viewer_cmd).expect("viewer starts");
     viewer.wait_for_line("state: connected", PATIENCE).expect("viewer connects");
-    Session { agent, viewer }
+    Session { agent: agent.process, viewer }
 }
 
 #[test]
@@ -91,19 +81,12 @@ fn tones_played_on_the_computer_arrive_in_the_viewer() {
 #[ignore = "needs Xvfb"]
 fn no_sound_server_is_a_warning_and_the_video_goes_on() {
     let xvfb = Xvfb::start(640, 480).expect("Xvfb starts");
-    let mut agent_cmd = Command::new(workspace_bin("tether-agent"));
-    agent_cmd
-        .env("DISPLAY", xvfb.display())
-        // Nothing listens there.
-        .env("PULSE_SERVER", "unix:/nonexistent/tether/native")
-        .args(["--bind", "127.0.0.1:0", "--udp-bind", "127.0.0.1:0"])
-        .args(["--auto-allow", "--no-tray", "--max-fps", "10"]);
-    let mut agent = ChildProcess::spawn(agent_cmd).expect("agent starts");
-    let server = agent.wait_for_line("server: ", PATIENCE).expect("server line");
-    let code = agent.wait_for_line("code: ", PATIENCE).expect("code line");
-    let mut viewer_cmd = Command::new(workspace_bin("tether-viewer"));
-    viewer_cmd.arg(&code).args(["--server", &server, "--headless", "--udp-bind", "127.0.0.1:0"]);
-    let mut viewer = ChildProcess::spawn(viewer_cmd).expect("viewer starts");
+    let mut agent_cmd = agent_command(xvfb.display());
+    // Nothing listens there.
+    agent_cmd.env("PULSE_SERVER", "unix:/nonexistent/tether/native").args(["--max-fps", "10"]);
+    let started = LoopbackAgent::start(agent_cmd, PATIENCE).expect("agent starts");
+    let mut viewer = ChildProcess::spawn(started.viewer_command()).expect("viewer starts");
+    let mut agent = started.process;
     viewer.wait_for_line("state: connected", PATIENCE).expect("viewer connects");
     let off = agent.wait_for_line("audio: off", PATIENCE).expect("the agent says why");
     eprintln!("audio: off{off}");
@@ -127,26 +110,15 @@ fn play_audio_plays_what_arrives_on_the_viewers_output() {
     write_tone_wav(&tone, 660.0, 1000, 0.5).unwrap();
     let recording = support.dir().join("speaker.raw");
 
-    let mut agent_cmd = Command::new(workspace_bin("tether-agent"));
-    agent_cmd
-        .env("DISPLAY", xvfb.display())
-        .args(["--bind", "127.0.0.1:0", "--udp-bind", "127.0.0.1:0"])
-        .args(["--auto-allow", "--no-tray", "--max-fps", "10"]);
+    let mut agent_cmd = agent_command(xvfb.display());
+    agent_cmd.args(["--max-fps", "10"]);
     computer.configure(&mut agent_cmd);
-    let mut agent = ChildProcess::spawn(agent_cmd).expect("agent starts");
-    let server = agent.wait_for_line("server: ", PATIENCE).expect("server line");
-    let code = agent.wait_for_line("code: ", PATIENCE).expect("code line");
-    let mut viewer_cmd = Command::new(workspace_bin("tether-viewer"));
-    viewer_cmd.arg(&code).args([
-        "--server",
-        &server,
-        "--headless",
-        "--udp-bind",
-        "127.0.0.1:0",
-        "--play-audio",
-    ]);
+    let started = LoopbackAgent::start(agent_cmd, PATIENCE).expect("agent starts");
+    let mut viewer_cmd = started.viewer_command();
+    viewer_cmd.arg("--play-audio");
     support.configure(&mut viewer_cmd);
     let mut viewer = ChildProcess::spawn(viewer_cmd).expect("viewer starts");
+    let mut agent = started.process;
     viewer.wait_for_line("state: connected", PATIENCE).expect("viewer connects");
     agent.wait_for_line("audio: live", PATIENCE).expect("the agent captures audio");
     let mut recorder = support.spawn_record(&recording).expect("parec starts");

@@ -3,12 +3,12 @@
 //! changes and the change arrives.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tether_media::image::{psnr_rgba, read_png_rgba};
+use tether_testkit::loopback::{LoopbackAgent, agent_command};
 use tether_testkit::paint::{FilledRect, Painter, RgbaImage};
-use tether_testkit::process::{ChildProcess, workspace_bin};
+use tether_testkit::process::ChildProcess;
 use tether_testkit::xvfb::Xvfb;
 
 /// The snapshot must match the screen at least this well. Solid rectangles through H.264 at
@@ -22,24 +22,14 @@ struct Session {
 }
 
 fn start_session(display: &str, snapshot: &Path) -> Session {
-    let mut agent_cmd = Command::new(workspace_bin("tether-agent"));
-    agent_cmd
-        .env("DISPLAY", display)
-        .args(["--bind", "127.0.0.1:0", "--udp-bind", "127.0.0.1:0"])
-        .args(["--auto-allow", "--no-tray", "--no-audio"]);
-    let mut agent = ChildProcess::spawn(agent_cmd).expect("agent starts");
-    let server = agent.wait_for_line("server: ", PATIENCE).expect("server line");
-    let code = agent.wait_for_line("code: ", PATIENCE).expect("code line");
-
-    let mut viewer_cmd = Command::new(workspace_bin("tether-viewer"));
-    viewer_cmd
-        .arg(&code)
-        .args(["--server", &server, "--headless", "--udp-bind", "127.0.0.1:0"])
-        .arg("--snapshot")
-        .arg(snapshot);
+    let mut agent_cmd = agent_command(display);
+    agent_cmd.arg("--no-audio");
+    let agent = LoopbackAgent::start(agent_cmd, PATIENCE).expect("agent starts");
+    let mut viewer_cmd = agent.viewer_command();
+    viewer_cmd.arg("--snapshot").arg(snapshot);
     let mut viewer = ChildProcess::spawn(viewer_cmd).expect("viewer starts");
     viewer.wait_for_line("state: connected", PATIENCE).expect("viewer connects");
-    Session { _agent: agent, viewer }
+    Session { _agent: agent.process, viewer }
 }
 
 /// Waits until the snapshot shows `expected` (PSNR above the threshold); returns the PSNR.
