@@ -201,41 +201,38 @@ pub async fn build_peer(
 
 /// A local H.264 track sending with `ssrc`.
 pub fn video_track(ssrc: u32) -> Result<Arc<TrackLocalStaticSample>, RtcError> {
-    let track = MediaStreamTrack::new(
-        "tether".to_owned(),
-        "screen".to_owned(),
-        "screen".to_owned(),
-        RtpCodecKind::Video,
-        vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters {
-                ssrc: Some(ssrc),
-                ..Default::default()
-            },
-            codec: h264_codec().rtp_codec,
-            ..Default::default()
-        }],
-    );
+    let track = stream_track("screen", RtpCodecKind::Video, ssrc, h264_codec());
     Ok(Arc::new(TrackLocalStaticSample::new(Instant::now(), track)?))
 }
 
 /// A local Opus track sending with `ssrc`. The agent writes whole RTP packets to it: it sets
 /// timestamps from the capture clock and leaves DTX frames out (see `tether_media::audio`).
 pub fn audio_track(ssrc: u32) -> Arc<TrackLocalStaticRTP> {
-    let track = MediaStreamTrack::new(
+    let track = stream_track("system-audio", RtpCodecKind::Audio, ssrc, opus_codec());
+    Arc::new(TrackLocalStaticRTP::new(track))
+}
+
+/// Track `id` of Tether's one media stream, sending `codec` with `ssrc`.
+fn stream_track(
+    id: &str,
+    kind: RtpCodecKind,
+    ssrc: u32,
+    codec: RTCRtpCodecParameters,
+) -> MediaStreamTrack {
+    MediaStreamTrack::new(
         "tether".to_owned(),
-        "system-audio".to_owned(),
-        "system-audio".to_owned(),
-        RtpCodecKind::Audio,
+        id.to_owned(),
+        id.to_owned(),
+        kind,
         vec![RTCRtpEncodingParameters {
             rtp_coding_parameters: RTCRtpCodingParameters {
                 ssrc: Some(ssrc),
                 ..Default::default()
             },
-            codec: opus_codec().rtp_codec,
+            codec: codec.rtp_codec,
             ..Default::default()
         }],
-    );
-    Arc::new(TrackLocalStaticRTP::new(track))
+    )
 }
 
 /// webrtc-rs's candidate as it goes on the wire.
