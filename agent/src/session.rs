@@ -5,15 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tether_media::rtc::{
-    PeerEvent, PeerOptions, PeerState, RtcError, build_peer, candidate_from_proto, settled_pair,
-    video_track,
+    PLAYOUT_DELAY_URI, PacketizerStart, PeerEvent, PeerOptions, PeerState, RtcError, build_peer,
+    candidate_from_proto, negotiated_extension_id, settled_pair, video_track,
 };
 use tether_proto::IceConfig;
 use tether_proto::input::INPUT_CHANNEL;
 use tether_proto::signal::{IceCandidate, Sdp};
 use tokio::sync::mpsc;
 use webrtc::data_channel::DataChannel;
-use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 use webrtc::rtp_transceiver::RtpSender;
 
@@ -27,7 +27,7 @@ const PEER_EVENTS: usize = 256;
 
 pub struct Session {
     pc: Arc<dyn PeerConnection>,
-    track: Arc<TrackLocalStaticSample>,
+    track: Arc<TrackLocalStaticRTP>,
     sender: Arc<dyn RtpSender>,
     ssrc: u32,
     /// Remote candidates that arrived before the answer.
@@ -56,7 +56,7 @@ impl Session {
         let options = PeerOptions { ice: ice.clone(), udp_bind: udp_bind.to_vec() };
         let pc = build_peer(&options, events_tx).await?;
         let ssrc = rand_ssrc();
-        let track = video_track(ssrc)?;
+        let track = video_track(ssrc);
         let sender = pc.add_track(track.clone()).await?;
         // Created before the offer so that the SDP carries the data channel (SCTP) section.
         let input_channel =
@@ -145,14 +145,17 @@ impl Session {
             .first()
             .map(|c| c.payload_type)
             .ok_or("the viewer accepted no video codec")?;
-        let pipeline = VideoPipeline::start(
-            open_source,
-            settings,
-            self.track.clone(),
-            self.ssrc,
+        let rtp = PacketizerStart {
+            ssrc: self.ssrc,
             payload_type,
-        )
-        .map_err(|e| format!("cannot start the video thread: {e}"))?;
+            sequence: random_u32() as u16,
+            timestamp_base: random_u32(),
+            epoch: std::time::Instant::now(),
+            playout_delay_id: negotiated_extension_id(&params.rtp_parameters, PLAYOUT_DELAY_URI),
+        };
+        tracing::debug!(playout_delay_id = ?rtp.playout_delay_id, "video RTP");
+        let pipeline = VideoPipeline::start(open_source, settings, self.track.clone(), rtp)
+            .map_err(|e| format!("cannot start the video thread: {e}"))?;
         self.video = Some(pipeline);
         let input = InputService::start(self.input_channel.clone(), self.input_settings)
             .map_err(|e| format!("cannot start the input thread: {e}"))?;
@@ -198,7 +201,12 @@ pub fn is_terminal(state: PeerState) -> bool {
 }
 
 fn rand_ssrc() -> u32 {
-    use rand_core::RngCore;
     // Unique per session is all an SSRC needs; the low bit keeps it non-zero.
-    rand_core::OsRng.next_u32() | 1
+    random_u32() | 1
+}
+
+/// RFC 3550's random starting points (SSRC, sequence number, timestamp).
+fn random_u32() -> u32 {
+    use rand_core::RngCore;
+    rand_core::OsRng.next_u32()
 }

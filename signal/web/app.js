@@ -241,7 +241,7 @@ class Session {
     const pc = new RTCPeerConnection(rtcConfiguration(this.ice));
     this.pc = pc;
     pc.onicecandidate = (e) => this.onLocalCandidate(e.candidate);
-    pc.ontrack = (e) => this.onTrack(e.track);
+    pc.ontrack = (e) => this.onTrack(e.track, e.receiver);
     pc.ondatachannel = (e) => {
       if (e.channel.label === 'input') this.input = e.channel;
     };
@@ -283,7 +283,11 @@ class Session {
     this.pc.addIceCandidate(init).catch((err) => console.warn('candidate refused', err));
   }
 
-  onTrack(track) {
+  onTrack(track, receiver) {
+    // The screen should be shown the moment it is decoded, not smoothed: ask for no
+    // jitter-buffer target (the agent's playout-delay extension asks Chromium the same).
+    // Video and audio come in separate streams (no lip-sync wait); one element plays both.
+    if (receiver && 'jitterBufferTarget' in receiver) receiver.jitterBufferTarget = 0;
     this.stream.addTrack(track);
     if (ui.video.srcObject !== this.stream) ui.video.srcObject = this.stream;
     if (track.kind === 'video' && ui.video.requestVideoFrameCallback) {

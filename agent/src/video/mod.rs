@@ -21,9 +21,10 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use tether_media::codec::{EncodedFrame, I420Frame};
+use tether_media::rtc::PacketizerStart;
 use tether_proto::FrameGate;
 use tokio::sync::Notify;
-use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 
 use crate::capture::{CaptureError, FrameSource};
 use stats::Stats;
@@ -106,18 +107,17 @@ pub struct VideoPipeline {
 }
 
 impl VideoPipeline {
-    /// Starts capturing and sending on `track` (`ssrc`, negotiated `payload_type`).
+    /// Starts capturing and sending on `track`, packetized as `rtp` says (its epoch must not
+    /// be later than now: captures are stamped relative to it).
     pub fn start(
         open_source: SourceFactory,
         settings: VideoSettings,
-        track: Arc<TrackLocalStaticSample>,
-        ssrc: u32,
-        payload_type: u8,
+        track: Arc<TrackLocalStaticRTP>,
+        rtp: PacketizerStart,
     ) -> std::io::Result<Self> {
         let shared = Shared::new();
         let (capture, encode) = spawn_threads(&shared, open_source, settings)?;
-        let sender =
-            tokio::spawn(send::send_loop(shared.clone(), track.clone(), ssrc, payload_type));
+        let sender = tokio::spawn(send::send_loop(shared.clone(), track.clone(), rtp));
         let rtcp = tokio::spawn(send::keyframe_requests(shared.clone(), track));
         Ok(VideoPipeline { shared, capture: Some(capture), encode: Some(encode), sender, rtcp })
     }

@@ -7,10 +7,16 @@ mod keyframe;
 mod pair;
 mod peer;
 mod runtime;
+mod video_rtp;
 
 pub use assembler::{AssembledFrame, AssemblerStats, FrameAssembler};
 pub use pair::{PairEnd, SelectedPair, selected_pair, settled_pair};
 pub use peer::{
-    PeerEvent, PeerOptions, PeerState, RtcError, audio_track, build_peer, candidate_from_proto,
-    candidate_to_proto, h264_codec, opus_codec, video_track,
+    AUDIO_STREAM_ID, PeerEvent, PeerOptions, PeerState, RtcError, VIDEO_STREAM_ID, audio_track,
+    build_peer, candidate_from_proto, candidate_to_proto, h264_codec, negotiated_extension_id,
+    opus_codec, video_track,
+};
+pub use video_rtp::{
+    PLAYOUT_DELAY_URI, PacketizeError, PacketizerStart, VIDEO_CLOCK_HZ, VIDEO_RTP_MTU,
+    VideoPacketizer,
 };

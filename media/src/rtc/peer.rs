@@ -2,21 +2,19 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use rtc::interceptor::Slot;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
+    RTCRtpHeaderExtensionCapability, RTCRtpParameters, RtpCodecKind,
 };
 use tether_proto::signal::IceCandidate;
 use tether_proto::{IceConfig, TransportPolicy};
 use tokio::sync::mpsc;
 use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
-use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
@@ -27,6 +25,15 @@ use webrtc::peer_connection::{
 
 use super::keyframe::{KEYFRAME_REQUEST_SLOT, KeyframeRequestForwarder};
 use super::runtime::BufferedRuntime;
+use super::video_rtp::PLAYOUT_DELAY_URI;
+
+/// The media stream (`a=msid`) of the screen. Audio has a stream of its own: tracks of one
+/// stream are lip-synced by browsers, which then hold the video back to match the audio's
+/// buffering. A support session wants the screen now; a few tens of ms of skew between what
+/// the computer plays and what it shows matter less.
+pub const VIDEO_STREAM_ID: &str = "tether-screen";
+/// The media stream of the system audio; see [`VIDEO_STREAM_ID`].
+pub const AUDIO_STREAM_ID: &str = "tether-audio";
 
 /// The one video codec Tether offers: H.264 constrained baseline, which every browser decodes.
 pub fn h264_codec() -> RTCRtpCodecParameters {
@@ -156,6 +163,9 @@ pub async fn build_peer(
     let mut media = MediaEngine::default();
     media.register_codec(h264_codec(), RtpCodecKind::Video)?;
     media.register_codec(opus_codec(), RtpCodecKind::Audio)?;
+    // Zero playout delay: Chromium renders each frame once decoded (see `video_rtp`).
+    let playout_delay = RTCRtpHeaderExtensionCapability { uri: PLAYOUT_DELAY_URI.to_owned() };
+    media.register_header_extension(playout_delay, RtpCodecKind::Video, None)?;
     // NACK, RTCP sender/receiver reports and TWCC feedback come from webrtc-rs's interceptors;
     // codecs must be registered first so their feedback lines reach the SDP.
     let registry = register_default_interceptors(Registry::new(), &mut media)?
@@ -199,28 +209,41 @@ pub async fn build_peer(
     Ok(Arc::new(pc))
 }
 
-/// A local H.264 track sending with `ssrc`.
-pub fn video_track(ssrc: u32) -> Result<Arc<TrackLocalStaticSample>, RtcError> {
-    let track = stream_track("screen", RtpCodecKind::Video, ssrc, h264_codec());
-    Ok(Arc::new(TrackLocalStaticSample::new(Instant::now(), track)?))
+/// A local H.264 track sending with `ssrc`. The agent writes whole RTP packets to it,
+/// stamped with each frame's capture time ([`super::VideoPacketizer`]).
+pub fn video_track(ssrc: u32) -> Arc<TrackLocalStaticRTP> {
+    let track = stream_track(VIDEO_STREAM_ID, "screen", RtpCodecKind::Video, ssrc, h264_codec());
+    Arc::new(TrackLocalStaticRTP::new(track))
 }
 
 /// A local Opus track sending with `ssrc`. The agent writes whole RTP packets to it: it sets
 /// timestamps from the capture clock and leaves DTX frames out (see `tether_media::audio`).
 pub fn audio_track(ssrc: u32) -> Arc<TrackLocalStaticRTP> {
-    let track = stream_track("system-audio", RtpCodecKind::Audio, ssrc, opus_codec());
+    let track =
+        stream_track(AUDIO_STREAM_ID, "system-audio", RtpCodecKind::Audio, ssrc, opus_codec());
     Arc::new(TrackLocalStaticRTP::new(track))
 }
 
-/// Track `id` of Tether's one media stream, sending `codec` with `ssrc`.
+/// The id the peer accepted for header extension `uri`, if it accepted it.
+pub fn negotiated_extension_id(params: &RTCRtpParameters, uri: &str) -> Option<u8> {
+    params
+        .header_extensions
+        .iter()
+        .find(|ext| ext.uri == uri)
+        .and_then(|ext| u8::try_from(ext.id).ok())
+        .filter(|id| (1..=14).contains(id))
+}
+
+/// Track `id` of media stream `stream`, sending `codec` with `ssrc`.
 fn stream_track(
+    stream: &str,
     id: &str,
     kind: RtpCodecKind,
     ssrc: u32,
     codec: RTCRtpCodecParameters,
 ) -> MediaStreamTrack {
     MediaStreamTrack::new(
-        "tether".to_owned(),
+        stream.to_owned(),
         id.to_owned(),
         id.to_owned(),
         kind,
