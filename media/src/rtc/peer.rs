@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use rtc::interceptor::Slot;
 use rtc::media_stream::MediaStreamTrack;
@@ -192,8 +193,12 @@ pub async fn build_peer(
         .build();
     // mDNS candidates need a multicast socket that containers and network namespaces often
     // cannot open (build() then fails); Tether trickles plain addresses instead.
+    let (direct_wait, relay_wait) = acceptance_waits(options.ice.ice_transport_policy);
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+        .with_srflx_acceptance_min_wait(Some(direct_wait))
+        .with_prflx_acceptance_min_wait(Some(direct_wait))
+        .with_relay_acceptance_min_wait(Some(relay_wait))
         .build();
     let handler = Arc::new(Handler { events, dropped: AtomicU64::new(0) });
     let pc = PeerConnectionBuilder::new()
@@ -207,6 +212,21 @@ pub async fn build_peer(
         .build()
         .await?;
     Ok(Arc::new(pc))
+}
+
+/// How long after ICE starts the controlling side may nominate a direct (server- or
+/// peer-reflexive) pair, and a relayed one.
+///
+/// webrtc-rs waits 0.5 s for server-reflexive and 1 s for peer-reflexive pairs, counted from
+/// the start of the checks, in case a better pair succeeds meanwhile. A browser's address is
+/// learned as peer-reflexive (its mDNS names are left out), so every browser session waited a
+/// second for nothing. Any direct path is good for a screen; only a relay, which adds a hop,
+/// should wait for a direct one to succeed. With the relay policy there is nothing to wait for.
+pub fn acceptance_waits(policy: TransportPolicy) -> (Duration, Duration) {
+    match policy {
+        TransportPolicy::All => (Duration::ZERO, Duration::from_secs(2)),
+        TransportPolicy::Relay => (Duration::ZERO, Duration::ZERO),
+    }
 }
 
 /// A local H.264 track sending with `ssrc`. The agent writes whole RTP packets to it,
