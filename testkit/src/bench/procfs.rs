@@ -1,5 +1,6 @@
 //! CPU time and peak memory of processes, from `/proc`, sampled on a thread.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -32,6 +33,45 @@ pub fn child_named(parent: u32, comm: &str) -> Option<u32> {
     })
 }
 
+/// (ppid, utime + stime) of every process, from one pass over `/proc`.
+fn all_processes() -> HashMap<u32, (u32, u64)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return HashMap::new() };
+    dir.flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            Some((pid, (ppid, parse_stat_ticks(&stat)?)))
+        })
+        .collect()
+}
+
+/// Every descendant of `root` (not `root` itself) in `procs`.
+fn descendants(procs: &HashMap<u32, (u32, u64)>, root: u32) -> Vec<u32> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (&pid, &(ppid, _)) in procs {
+        children.entry(ppid).or_default().push(pid);
+    }
+    let (mut found, mut stack) = (Vec::new(), vec![root]);
+    while let Some(pid) = stack.pop() {
+        for &child in children.get(&pid).map_or(&[][..], Vec::as_slice) {
+            found.push(child);
+            stack.push(child);
+        }
+    }
+    found
+}
+
+/// What a [`Sampler`] watches: one process, or everything below one (e.g. the browser that
+/// node starts, with its renderer, GPU and utility processes).
+#[derive(Clone, Copy, Debug)]
+pub enum Watch {
+    Process(u32),
+    /// The descendants of this process, itself left out. A descendant's last seen ticks stay
+    /// counted after it exits, so the sum only grows.
+    Descendants(u32),
+}
+
 /// Peak resident set size (`VmHWM`) of `pid` in KiB; `None` once it is gone (a zombie has none).
 pub fn vm_hwm_kib(pid: u32) -> Option<u64> {
     parse_vm_hwm(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
@@ -56,6 +96,19 @@ pub fn parse_system_ticks(stat: &str) -> Option<(u64, u64)> {
     let total: u64 = values.iter().sum();
     let idle = values.get(3)? + values.get(4).copied().unwrap_or(0);
     Some((total.checked_sub(idle)?, total))
+}
+
+/// The machine's cores (the `cpuN` lines of `/proc/stat`), whatever this process's affinity
+/// (`--pin` narrows that to one).
+pub fn machine_cores() -> usize {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let n = stat
+        .lines()
+        .filter(|l| {
+            l.strip_prefix("cpu").is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .count();
+    n.max(1)
 }
 
 /// `getconf CLK_TCK`, or 100 (what Linux uses everywhere) if that cannot be run.
@@ -120,18 +173,41 @@ pub struct Sampler {
 
 impl Sampler {
     pub fn start(pids: Vec<u32>, every: Duration) -> std::io::Result<Self> {
+        Self::watch(pids.into_iter().map(Watch::Process).collect(), every)
+    }
+
+    /// As [`Sampler::start`], for processes and process trees; index `i` of the samples is
+    /// `watches[i]` (a tree has no peak RSS).
+    pub fn watch(watches: Vec<Watch>, every: Duration) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = std::thread::Builder::new().name("bench-sampler".into()).spawn({
             let stop = stop.clone();
             move || {
-                let mut out = Samples { samples: Vec::new(), peak_kib: vec![None; pids.len()] };
+                let mut out = Samples { samples: Vec::new(), peak_kib: vec![None; watches.len()] };
+                let trees = watches.iter().any(|w| matches!(w, Watch::Descendants(_)));
+                let mut last: Vec<HashMap<u32, u64>> = vec![HashMap::new(); watches.len()];
                 while !stop.load(Ordering::Relaxed) {
-                    let ticks = pids.iter().map(|&pid| cpu_ticks(pid)).collect();
+                    let procs = if trees { all_processes() } else { HashMap::new() };
+                    let ticks = watches
+                        .iter()
+                        .zip(&mut last)
+                        .map(|(watch, last)| match *watch {
+                            Watch::Process(pid) => cpu_ticks(pid),
+                            Watch::Descendants(root) => {
+                                for pid in descendants(&procs, root) {
+                                    last.insert(pid, procs[&pid].1);
+                                }
+                                Some(last.values().sum())
+                            }
+                        })
+                        .collect();
                     let system = system_ticks();
                     out.samples.push(Sample { at: Instant::now(), ticks, system });
-                    for (peak, &pid) in out.peak_kib.iter_mut().zip(&pids) {
-                        if let Some(kib) = vm_hwm_kib(pid) {
-                            *peak = Some(kib.max(peak.unwrap_or(0)));
+                    for (peak, watch) in out.peak_kib.iter_mut().zip(&watches) {
+                        if let Watch::Process(pid) = *watch {
+                            if let Some(kib) = vm_hwm_kib(pid) {
+                                *peak = Some(kib.max(peak.unwrap_or(0)));
+                            }
                         }
                     }
                     std::thread::sleep(every);
@@ -167,6 +243,30 @@ mod tests {
         assert_eq!(parse_stat_ticks(stat), Some(287));
         assert_eq!(parse_stat_ticks("1234 (x) S 1"), None);
         assert_eq!(parse_stat_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn trees_add_up_their_descendants() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 5 & sleep 5; wait"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let procs = all_processes();
+        let below = descendants(&procs, child.id());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(below.len(), 2, "{below:?}");
+        assert!(!below.contains(&child.id()));
+        let sampler =
+            Sampler::watch(vec![Watch::Descendants(std::process::id())], every()).unwrap();
+        std::thread::sleep(Duration::from_millis(120));
+        let samples = sampler.stop();
+        assert!(samples.samples.iter().all(|s| s.ticks[0].is_some()));
+    }
+
+    fn every() -> Duration {
+        Duration::from_millis(20)
     }
 
     #[test]

@@ -65,6 +65,8 @@ pub struct Measured {
     pub fps: Option<f64>,
     pub latency: Option<String>,
     pub agent_cpu: Option<f64>,
+    /// tether-viewer's CPU (for the comparison table).
+    pub viewer_cpu: Option<f64>,
     pub agent_rss_mib: Option<f64>,
     pub viewer_rss_mib: Option<f64>,
     pub kbps: Option<f64>,

@@ -1,111 +1,79 @@
-//! `tether-bench`: glass-to-glass latency, frame rate, CPU and memory of a local agent and
-//! headless viewer on private Xvfb displays, printed in the form of
-//! `shared/notes/latency-bar.md` so the figures compare line by line.
+//! `tether-bench`: glass-to-glass latency, frame rate, CPU and memory of Tether and of the
+//! GStreamer pipeline a user could pick instead, each into a native viewer and into headless
+//! Chromium, in one run on the same painted Xvfb display, printed in the form of
+//! `shared/notes/latency-bar.md` with Tether / GStreamer-openh264 ratios.
 //!
 //! Per scenario: Xvfb of the scenario's size; a painter thread that moves full-screen colour
 //! bars and then paints the wall clock as the latency probe every `--paint-ms` (or a static
-//! test pattern); `tether-agent` with its embedded signaling server on loopback; `tether-viewer
-//! --headless --latency-probe --duration N`. CPU and fps are measured from `--warmup` seconds
-//! after the viewer's `state: connected` until its hang-up; latency is the viewer's own figure
-//! over the whole session. Run it from `target/release/` after `cargo build --release
-//! --workspace`: it starts the agent and viewer found next to itself.
+//! test pattern). On it, one after the other, each for `--seconds`:
+//! - Tether: `tether-agent` (embedded signaling server on loopback) into `tether-viewer
+//!   --headless --latency-probe` (`bench/tether.rs`) and into its own page in Chromium
+//!   (`bench/browser.rs`, `e2e/browser/bench.mjs`);
+//! - GStreamer openh264 and x264 (`bench/gst.rs`): RTP over UDP into a second gst-launch, and
+//!   webrtcbin (`testkit/gst/webrtc_sender.py`) into a Chromium page.
+//!
+//! CPU and fps are measured from `--warmup` seconds after the first frame (the native viewer:
+//! after `state: connected`). Run it from `target/release/` after `cargo build --release
+//! --workspace` (it starts the agent and viewer found next to itself), or use
+//! `scripts/bench.sh`, which also installs GStreamer, Chromium and playwright-core.
 #![forbid(unsafe_code)]
 
 #[path = "../bench/mod.rs"]
 mod bench;
 
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use bench::audio::{ToneBursts, describe_delays, median, onset_delays};
+use bench::compare::{self, Row, Sender, Viewer};
 use bench::motion::PaintLoop;
-use bench::procfs::{Sampler, child_named, clock_ticks_per_second};
-use bench::report::{HEADER, Measured, Timed, show, stats_means};
+use bench::pin::Placement;
+use bench::procfs::{clock_ticks_per_second, machine_cores};
+use bench::report::{HEADER, Measured};
+use bench::scenario::{Kind, Scenario};
+use bench::tether::{Setup, quiet_logs};
+use bench::{browser, gst};
 use clap::Parser;
-use rustix::process::{Pid, Signal, kill_process};
 use tether_testkit::paint::Painter;
-use tether_testkit::process::{ChildProcess, workspace_bin};
+use tether_testkit::process::workspace_bin;
 use tether_testkit::pulse::PulseServer;
 use tether_testkit::xvfb::Xvfb;
 
-/// For the agent's `server:`/`code:` lines and the viewer's `state: connected`.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-/// For the viewer's last lines, beyond its `--duration` counted from `state: connected`.
-const END_GRACE: Duration = Duration::from_secs(30);
-/// For the agent's `video:` line and for each process to exit.
-const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
-const SAMPLE_EVERY: Duration = Duration::from_millis(50);
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    /// Moving bars and the clock.
-    Motion,
-    /// A test pattern painted once; nothing changes.
-    Static,
-    /// The test pattern with only the clock changing (latency-bar.md's "static" figures).
-    Clock,
-}
-
-struct Scenario {
-    name: &'static str,
-    label: &'static str,
-    size: (u32, u32),
-    kind: Kind,
-    /// Run when no `--only` is given.
-    default: bool,
-}
-
-const SCENARIOS: [Scenario; 4] = [
-    Scenario {
-        name: "1080-motion",
-        label: "1920x1080 motion",
-        size: (1920, 1080),
-        kind: Kind::Motion,
-        default: true,
-    },
-    Scenario {
-        name: "1080-static",
-        label: "1920x1080 static",
-        size: (1920, 1080),
-        kind: Kind::Static,
-        default: true,
-    },
-    Scenario {
-        name: "720-motion",
-        label: "1280x720 motion",
-        size: (1280, 720),
-        kind: Kind::Motion,
-        default: true,
-    },
-    Scenario {
-        name: "1080-clock",
-        label: "1920x1080 static + clock",
-        size: (1920, 1080),
-        kind: Kind::Clock,
-        default: false,
-    },
-];
-
-/// Measure Tether's glass-to-glass latency, frame rate, CPU and memory on loopback.
+/// Measure Tether's glass-to-glass latency, frame rate, CPU and memory on loopback, beside
+/// the GStreamer baselines.
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
-    /// Seconds each scenario runs (the viewer's --duration).
+    /// Seconds each run lasts (the viewer's --duration).
     #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u64).range(3..))]
     seconds: u64,
     /// Milliseconds between the painter's ticks (motion, then the clock).
     #[arg(long, value_name = "MS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
     paint_ms: u64,
-    /// Run only this scenario (repeatable): 1080-motion, 1080-static, 720-motion, or 1080-clock
-    /// (the static screen with only the painted clock changing; not run by default).
+    /// Run only this scenario (repeatable or comma-separated): 1080-motion, 1080-static,
+    /// 720-motion, or 1080-clock (the static screen with only the painted clock changing; not
+    /// run by default).
     #[arg(long, value_name = "SCENARIO")]
     only: Vec<String>,
+    /// Viewers, comma-separated: native (tether-viewer; for GStreamer a gst-launch receiver),
+    /// browser (headless Chromium).
+    #[arg(long, value_name = "LIST", default_value = "native,browser", value_delimiter = ',')]
+    viewers: Vec<String>,
+    /// GStreamer baselines, comma-separated: openh264, x264.
+    #[arg(long, value_name = "LIST", default_value = "openh264,x264", value_delimiter = ',')]
+    baseline: Vec<String>,
+    /// No GStreamer baselines (Tether's rows only).
+    #[arg(long)]
+    no_baseline: bool,
+    /// Pin the agent's side (Xvfb, painter, agent, GStreamer sender) to core 0 and the
+    /// supporter's (viewers, Chromium, GStreamer receiver) to core 1.
+    #[arg(long)]
+    pin: bool,
     /// Extra arguments for tether-agent, split on whitespace, e.g. "--bitrate 4000".
     #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
     agent_args: Option<String>,
-    /// Seconds after the viewer's `state: connected` left out of CPU and fps figures.
+    /// Seconds after the first frame (`state: connected`) left out of CPU and fps figures.
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
     warmup: f64,
     /// Pointer moves and key taps for the input latency run after the scenarios (0: none).
@@ -116,14 +84,71 @@ struct Cli {
     no_audio: bool,
 }
 
+/// What to run on each scenario's display.
+struct Plan {
+    viewers: Vec<Viewer>,
+    baselines: Vec<Sender>,
+    placement: Placement,
+}
+
+impl Plan {
+    fn from(cli: &Cli) -> Result<Self> {
+        let viewers = cli
+            .viewers
+            .iter()
+            .map(|v| match v.trim() {
+                "native" => Ok(Viewer::Native),
+                "browser" | "chromium" => Ok(Viewer::Browser),
+                other => bail!("no viewer {other:?}; there are: native, browser"),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let baselines = match cli.no_baseline {
+            true => Vec::new(),
+            false => cli
+                .baseline
+                .iter()
+                .filter(|b| !b.trim().is_empty())
+                .map(|b| match b.trim() {
+                    "openh264" => Ok(Sender::Openh264),
+                    "x264" => Ok(Sender::X264),
+                    other => bail!("no baseline {other:?}; there are: openh264, x264"),
+                })
+                .collect::<Result<Vec<_>>>()?,
+        };
+        let placement = if cli.pin { Placement::Pinned } else { Placement::Free };
+        Ok(Plan { viewers, baselines, placement })
+    }
+}
+
 struct Bins {
     agent: PathBuf,
     viewer: PathBuf,
 }
 
+/// One scenario's figures.
+struct Outcome {
+    label: String,
+    /// Tether into tether-viewer, in full (the first table).
+    measured: Option<Measured>,
+    rows: Vec<Row>,
+    notes: Vec<String>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
+    let plan = match Plan::from(&cli) {
+        Ok(plan) => plan,
+        Err(err) => {
+            eprintln!("tether-bench: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    // First, before any thread exists, so that every thread and child inherits it.
+    if let Err(err) = plan.placement.pin_self() {
+        eprintln!("tether-bench: {err:#}");
+        return ExitCode::FAILURE;
+    }
+    match run(&cli, &plan) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(err) => {
@@ -133,23 +158,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the scenarios and prints the table; false if any scenario failed.
-fn run(cli: &Cli) -> Result<bool> {
-    let scenarios: Vec<&Scenario> = if cli.only.is_empty() {
-        SCENARIOS.iter().filter(|s| s.default).collect()
-    } else {
-        let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
-        cli.only
-            .iter()
-            .flat_map(|o| o.split(','))
-            .map(|o| {
-                SCENARIOS
-                    .iter()
-                    .find(|s| s.name == o.trim())
-                    .with_context(|| format!("no scenario {o:?}; there are: {}", names.join(", ")))
-            })
-            .collect::<Result<_>>()?
-    };
+/// Runs the scenarios and prints the tables; false if any Tether run failed.
+fn run(cli: &Cli, plan: &Plan) -> Result<bool> {
+    let scenarios = bench::scenario::select(&cli.only)?;
     let bins =
         Bins { agent: workspace_bin("tether-agent"), viewer: workspace_bin("tether-viewer") };
     for bin in [&bins.agent, &bins.viewer] {
@@ -162,46 +173,84 @@ fn run(cli: &Cli) -> Result<bool> {
         }
     }
     let hz = clock_ticks_per_second();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cores = machine_cores();
     println!(
-        "tether-bench: {} s per scenario, paint every {} ms, warm-up {} s, {cores} cores, \
-         CLK_TCK {hz}, agent args {:?}",
+        "tether-bench: {} s per run, paint every {} ms, warm-up {} s, {cores} cores, CLK_TCK \
+         {hz}, agent args {:?}, {}",
         cli.seconds,
         cli.paint_ms,
         cli.warmup,
-        cli.agent_args.as_deref().unwrap_or("")
+        cli.agent_args.as_deref().unwrap_or(""),
+        plan.placement.describe()
     );
-    let mut results = Vec::new();
+    let mut outcomes = Vec::new();
     for scenario in scenarios {
         println!("== {} ({})", scenario.name, scenario.label);
-        let mut measured = Measured { label: scenario.label.to_owned(), ..Measured::default() };
-        if let Err(err) = measure(cli, scenario, hz, &bins, &mut measured) {
+        let mut outcome = Outcome {
+            label: scenario.label.to_owned(),
+            measured: None,
+            rows: Vec::new(),
+            notes: Vec::new(),
+        };
+        if let Err(err) = measure(cli, plan, scenario, hz, &bins, &mut outcome) {
             eprintln!("tether-bench: {} failed: {err:#}", scenario.name);
-            measured.failure = Some(format!("{err:#}"));
+            outcome.notes.push(format!("FAILED: {err:#}"));
         }
-        results.push(measured);
+        outcomes.push(outcome);
     }
+    print_report(cli, &outcomes);
+    let input_ok = cli.input_events == 0 || input_latency(cli, &bins);
+    let tether_ok = outcomes.iter().all(|o| {
+        o.measured.as_ref().is_none_or(|m| m.failure.is_none())
+            && o.rows.iter().filter(|r| r.sender == Sender::Tether).all(|r| r.note.is_none())
+            && !o.notes.iter().any(|n| n.starts_with("FAILED"))
+    });
+    Ok(tether_ok && input_ok)
+}
 
-    println!("\n{HEADER}");
-    for m in &results {
-        println!("{}", m.row());
+fn print_report(cli: &Cli, outcomes: &[Outcome]) {
+    let measured: Vec<&Measured> = outcomes.iter().filter_map(|o| o.measured.as_ref()).collect();
+    if !measured.is_empty() {
+        println!("\nTether into tether-viewer\n\n{HEADER}");
+        measured.iter().for_each(|m| println!("{}", m.row()));
+        println!(
+            "\nfps, CPU and kbit/s: from {} s after `state: connected` to the viewer's hang-up; \
+             latency: the viewer's own figures over the whole session; RSS: peak (VmHWM).",
+            cli.warmup
+        );
     }
+    let rows: Vec<Row> = outcomes.iter().flat_map(|o| o.rows.iter().cloned()).collect();
+    println!("\nTether and the GStreamer baselines, same run, same display\n\n{}", compare::HEADER);
+    rows.iter().for_each(|r| println!("{}", r.line()));
+    compare::ratio_lines(&rows).iter().for_each(|l| println!("{l}"));
     println!(
-        "\nfps, CPU and kbit/s: from {} s after `state: connected` to the viewer's hang-up; \
-         latency: the viewer's own figures over the whole session; RSS: peak (VmHWM).",
+        "\np50/p95/p99: painted -> decoded (native: the viewer's decode; Chromium: each frame \
+         from a MediaStreamTrackProcessor). displayed: Chromium's requestVideoFrameCallback \
+         expectedDisplayTime; last packet in: its receiveTime; jitter buffer: getStats() \
+         jitterBufferDelay / jitterBufferEmittedCount. CPU: % of one core from {} s after the \
+         first frame (Chromium: all its processes). Ratios: Tether / GStreamer openh264, same \
+         viewer.",
         cli.warmup
     );
-    for m in &results {
-        println!("\n### {}", m.label);
-        if let Some(failure) = &m.failure {
-            println!("FAILED: {failure}");
+    for o in outcomes {
+        println!("\n### {}", o.label);
+        o.notes.iter().for_each(|n| println!("{n}"));
+        if let Some(m) = &o.measured {
+            println!("#### Tether -> tether-viewer");
+            if let Some(failure) = &m.failure {
+                println!("FAILED: {failure}");
+            }
+            m.details.iter().for_each(|d| println!("{d}"));
+            m.raw.iter().for_each(|r| println!("  {r}"));
+            m.warnings.iter().for_each(|w| println!("WARNING: {w}"));
         }
-        m.details.iter().for_each(|d| println!("{d}"));
-        m.raw.iter().for_each(|r| println!("  {r}"));
-        m.warnings.iter().for_each(|w| println!("WARNING: {w}"));
+        for r in o.rows.iter().filter(|r| r.sender != Sender::Tether || r.viewer != Viewer::Native)
+        {
+            println!("#### {} -> {}", r.sender.label(), r.viewer.label());
+            r.note.iter().for_each(|n| println!("{n}"));
+            r.details.iter().for_each(|d| println!("{d}"));
+        }
     }
-    let input_ok = cli.input_events == 0 || input_latency(cli, &bins);
-    Ok(results.iter().all(|m| m.failure.is_none()) && input_ok)
 }
 
 /// The input latency run (`bench/input.rs`) and its lines; false if it failed.
@@ -229,8 +278,15 @@ fn input_latency(cli: &Cli, bins: &Bins) -> bool {
     }
 }
 
-/// One scenario; fills `m` as figures arrive so that a failure part-way still reports them.
-fn measure(cli: &Cli, s: &Scenario, hz: u64, bins: &Bins, m: &mut Measured) -> Result<()> {
+/// One scenario: its display and painter, then every selected run on it in turn.
+fn measure(
+    cli: &Cli,
+    plan: &Plan,
+    s: &Scenario,
+    hz: u64,
+    bins: &Bins,
+    out: &mut Outcome,
+) -> Result<()> {
     let (width, height) = s.size;
     // Declared first so that it is dropped (stopped and removed) last.
     let xvfb = Xvfb::start(width, height).context("cannot start Xvfb")?;
@@ -244,154 +300,79 @@ fn measure(cli: &Cli, s: &Scenario, hz: u64, bins: &Bins, m: &mut Measured) -> R
         Kind::Clock => Some(PaintLoop::start(&display, s.size, interval, false)?),
         Kind::Static => None,
     };
-
     // Tone bursts go into its null sink; the agent captures the monitor.
     let pulse = match cli.no_audio {
         true => None,
         false => Some(PulseServer::start().context("cannot start pulseaudio")?),
     };
-    let mut command = Command::new(&bins.agent);
-    command
-        .args(["--bind", "127.0.0.1:0", "--udp-bind", "127.0.0.1:0", "--auto-allow"])
-        .args(["--no-tray", "--max-fps", "60"])
-        .args(cli.agent_args.as_deref().unwrap_or("").split_whitespace())
-        .env("DISPLAY", &display)
-        .env_remove("WAYLAND_DISPLAY")
-        .stdin(Stdio::null());
-    match &pulse {
-        Some(pulse) => pulse.configure(&mut command),
-        None => {
-            command.arg("--no-audio");
-        }
-    }
-    quiet_logs(&mut command);
-    let mut agent = ChildProcess::spawn(command).context("cannot start tether-agent")?;
-    let server = agent.wait_for_line("server: ", START_TIMEOUT)?.trim().to_owned();
-    let code = agent.wait_for_line("code: ", START_TIMEOUT)?.trim().to_owned();
-
-    let mut command = Command::new(&bins.viewer);
-    command
-        .arg(&code)
-        .args(["--server", &server, "--headless", "--udp-bind", "127.0.0.1:0"])
-        .args(["--latency-probe", "--duration", &format!("{}s", cli.seconds)])
-        .stdin(Stdio::null());
-    quiet_logs(&mut command);
-    let mut viewer = ChildProcess::spawn(command).context("cannot start tether-viewer")?;
-    // agent, viewer, this process (painter), and Xvfb if it can be found.
-    let mut pids = vec![agent.id(), viewer.id(), std::process::id()];
-    pids.extend(child_named(std::process::id(), "Xvfb"));
-    let sampler = Sampler::start(pids, SAMPLE_EVERY)?;
-    let joined = Instant::now();
-    let pair = viewer.wait_for_line("state: connected", START_TIMEOUT)?;
-    let connected = Instant::now();
-    let bursts = pulse.as_ref().map(ToneBursts::start).transpose()?;
-    m.details.push(format!(
-        "connected {:.2} s after the viewer started; selected pair{pair}",
-        (connected - joined).as_secs_f64()
-    ));
-
-    // Every viewer line until `latency:`, which it prints last.
-    let deadline = connected + Duration::from_secs(cli.seconds) + END_GRACE;
-    let mut stats: Vec<Timed> = Vec::new();
-    let (mut audio_stats, mut onsets): (Vec<Timed>, Vec<String>) = (Vec::new(), Vec::new());
-    let mut ended = None;
-    let viewer_outcome = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = match viewer.wait_for_line("", left) {
-            Ok(line) => line,
-            Err(err) => break Err(err),
-        };
-        let at = Instant::now();
-        m.raw.push(format!("viewer: {line}"));
-        if line.starts_with("stats: ") {
-            stats.push(Timed { at, line });
-        } else if line.starts_with("audio: kbps=") {
-            audio_stats.push(Timed { at, line });
-        } else if line.starts_with("audio: onset") {
-            onsets.push(line);
-        } else if line.starts_with("latency: ") {
-            m.latency = Some(line);
-            break Ok(());
-        } else if line.starts_with("state: ended") {
-            ended.get_or_insert(at);
-        }
+    let setup = Setup {
+        agent: &bins.agent,
+        viewer: &bins.viewer,
+        display: &display,
+        size: s.size,
+        pulse: pulse.as_ref(),
+        agent_args: cli.agent_args.as_deref().unwrap_or(""),
+        seconds: cli.seconds,
+        warmup: cli.warmup,
+        hz,
+        placement: plan.placement,
     };
-    let viewer_status = wait_exit(&mut viewer, EXIT_TIMEOUT);
-    let burst_times = bursts.map(ToneBursts::stop).unwrap_or_default();
-    let painted = painter.map(PaintLoop::stop).transpose();
-
-    // The agent prints `video:` when the session's video stops (the viewer's bye); SIGINT
-    // makes it stop if that did not happen.
-    let mut video = agent.wait_for_line("video: ", EXIT_TIMEOUT);
-    let agent_pid = Pid::from_raw(agent.id() as i32).context("odd agent pid")?;
-    if agent.try_wait()?.is_none() {
-        kill_process(agent_pid, Signal::INT).context("cannot send SIGINT to the agent")?;
+    let (motion, probe) = (s.kind == Kind::Motion, s.kind != Kind::Static);
+    for &viewer in &plan.viewers {
+        println!("-- Tether -> {}", viewer.label());
+        let row = match viewer {
+            Viewer::Native => {
+                let mut m = Measured { label: s.label.to_owned(), ..Measured::default() };
+                if let Err(err) = bench::tether::native(&setup, motion, probe, &mut m) {
+                    eprintln!("tether-bench: {} (native) failed: {err:#}", s.name);
+                    m.failure = Some(format!("{err:#}"));
+                }
+                let row = compare::from_measured(&m);
+                out.measured = Some(m);
+                row
+            }
+            Viewer::Browser => {
+                let mut row = Row::new(s.label, Sender::Tether, Viewer::Browser);
+                match browser::missing() {
+                    Some(why) => row = Row::not_run(s.label, Sender::Tether, viewer, &why),
+                    None => {
+                        if let Err(err) = browser::tether(&setup, &mut row) {
+                            eprintln!("tether-bench: {} (browser) failed: {err:#}", s.name);
+                            row.note = Some(format!("failed: {err:#}"));
+                        }
+                    }
+                }
+                row
+            }
+        };
+        out.rows.push(row);
     }
-    if video.is_err() {
-        video = agent.wait_for_line("video: ", EXIT_TIMEOUT).context(
-            "tether-agent printed no `video:` line after the viewer hung up, nor after SIGINT",
-        );
+    for &sender in &plan.baselines {
+        for &viewer in &plan.viewers {
+            println!("-- {} -> {}", sender.label(), viewer.label());
+            if let Some(why) = gst::missing(sender, viewer) {
+                out.rows.push(Row::not_run(s.label, sender, viewer, &why));
+                continue;
+            }
+            let mut row = Row::new(s.label, sender, viewer);
+            let result = match viewer {
+                Viewer::Native => gst::native(&setup, sender, &mut row),
+                Viewer::Browser => gst::webrtc(&setup, sender, &mut row),
+            };
+            if let Err(err) = result {
+                eprintln!(
+                    "tether-bench: {} ({} -> {}) failed: {err:#}",
+                    s.name,
+                    sender.label(),
+                    viewer.label()
+                );
+                row.note = Some(format!("failed: {err:#}"));
+            }
+            out.rows.push(row);
+        }
     }
-    let agent_status = wait_exit(&mut agent, EXIT_TIMEOUT);
-    let samples = sampler.stop();
-
-    // Figures.
-    let to = ended.or(stats.last().map(|s| s.at)).unwrap_or_else(Instant::now);
-    let mut from = connected + Duration::from_secs_f64(cli.warmup.max(0.0));
-    if to.saturating_duration_since(from) < Duration::from_secs(1) {
-        m.warnings.push("run too short for the warm-up: measured from `state: connected`".into());
-        from = connected;
-    }
-    let window = to.saturating_duration_since(from).as_secs_f64();
-    let means = stats_means(&stats, from, to);
-    m.fps = means.fps;
-    m.kbps = means.kbps;
-    m.decode_ms = means.decode_ms;
-    m.agent_cpu = samples.cpu_percent(0, from, to, hz);
-    let mib = |kib: Option<u64>| kib.map(|k| k as f64 / 1024.0);
-    m.agent_rss_mib = mib(samples.peak_kib.first().copied().flatten());
-    m.viewer_rss_mib = mib(samples.peak_kib.get(1).copied().flatten());
-    m.details.push(format!(
-        "measured {window:.1} s ({} per-second stats lines); CPU % of one core: agent {}, \
-         viewer {}, tether-bench itself (painter) {}, Xvfb {}",
-        means.lines,
-        show(m.agent_cpu, 0),
-        show(samples.cpu_percent(1, from, to, hz), 0),
-        show(samples.cpu_percent(2, from, to, hz), 0),
-        show(samples.cpu_percent(3, from, to, hz), 0),
-    ));
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let busy = samples.system_percent(from, to, cores);
-    let ours: Option<f64> = (0..4).map(|i| samples.cpu_percent(i, from, to, hz)).sum();
-    m.details.push(format!(
-        "machine: {} % of one core busy out of {}; of that, everything else (other jobs, \
-         kernel) {} %",
-        show(busy, 0),
-        cores * 100,
-        show(busy.zip(ours).map(|(b, o)| (b - o).max(0.0)), 0),
-    ));
-    if pulse.is_some() {
-        let delays = onset_delays(&burst_times, &onsets);
-        m.audio_kbps = stats_means(&audio_stats, from, to).kbps;
-        m.audio_delay_ms = median(&delays);
-        m.details.push(format!(
-            "audio: {} kbit/s mean ({} ms 1 kHz bursts every 1.5 s, silence between); \
-             delay burst played -> arrived at the viewer: {}",
-            show(m.audio_kbps, 1),
-            bench::audio::BURST_MS,
-            describe_delays(&delays)
-        ));
-    }
-    let last_stats = stats.last().map(|s| s.line.clone());
-    if let Some(frames) = last_stats.as_deref().and_then(|l| bench::report::number(l, "frames")) {
-        let secs = to.saturating_duration_since(connected).as_secs_f64().max(0.001);
-        m.details.push(format!(
-            "frames decoded / connected seconds: {frames:.0} / {secs:.1} = {:.1} fps",
-            frames / secs
-        ));
-    }
-    match &painted {
-        Ok(Some(p)) => m.details.push(format!(
+    match painter.map(PaintLoop::stop).transpose() {
+        Ok(Some(p)) => out.notes.push(format!(
             "painter: {} ticks in {:.1} s ({:.0}/s, {} late), {:.2} ms per tick",
             p.ticks,
             p.seconds,
@@ -399,47 +380,8 @@ fn measure(cli: &Cli, s: &Scenario, hz: u64, bins: &Bins, m: &mut Measured) -> R
             p.late,
             p.paint_us as f64 / 1000.0 / p.ticks.max(1) as f64
         )),
-        Ok(None) => m.details.push("painter: none (test pattern painted once)".into()),
-        Err(err) => m.warnings.push(format!("painter failed: {err:#}")),
+        Ok(None) => out.notes.push("painter: none (test pattern painted once)".into()),
+        Err(err) => out.notes.push(format!("WARNING: painter failed: {err:#}")),
     }
-    match video {
-        Ok(v) => {
-            m.video = Some(format!("video: {v}"));
-            m.raw.push(format!("agent: video: {v}"));
-        }
-        Err(err) => m.warnings.push(format!("{err:#}")),
-    }
-    for (name, status) in [("tether-viewer", viewer_status), ("tether-agent", agent_status)] {
-        match status {
-            Ok(status) if status.success() => {}
-            Ok(status) => m.warnings.push(format!("{name} exited with {status}")),
-            Err(err) => m.warnings.push(format!("{name}: {err:#}")),
-        }
-    }
-    m.check(s.kind == Kind::Motion, s.kind != Kind::Static, last_stats.as_deref());
-    viewer_outcome.context("reading the viewer's output")
-}
-
-/// Child logs (stderr, inherited) at warnings plus Tether's own info lines, without colour,
-/// unless the caller set `RUST_LOG` / `NO_COLOR` themselves.
-fn quiet_logs(command: &mut Command) {
-    if std::env::var_os("RUST_LOG").is_none() {
-        command.env("RUST_LOG", "warn,tether_agent=info,tether_viewer=info");
-    }
-    if std::env::var_os("NO_COLOR").is_none() {
-        command.env("NO_COLOR", "1");
-    }
-}
-
-/// Waits up to `timeout` for `child` to exit; then terminates it and says so.
-fn wait_exit(child: &mut ChildProcess, timeout: Duration) -> Result<std::process::ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait()? {
-            return Ok(status);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let status = child.terminate(Duration::from_secs(5))?;
-    bail!("did not exit within {timeout:?}; terminated ({status})")
+    Ok(())
 }
