@@ -96,13 +96,20 @@ pub fn missing(sender: Sender, viewer: Viewer) -> Option<String> {
         Viewer::Native => needed.extend(NATIVE),
         Viewer::Browser => needed.extend(WEBRTC),
     }
-    let absent: Vec<String> = needed
-        .iter()
-        .filter(|(element, _)| !has_element(element))
-        .map(|(element, package)| format!("no GStreamer element {element} ({package})"))
-        .collect();
+    let absent: Vec<&(&str, &str)> = needed.iter().filter(|(e, _)| !has_element(e)).collect();
     if !absent.is_empty() {
-        return Some(absent.join(", "));
+        let elements: Vec<&str> = absent.iter().map(|(e, _)| *e).collect();
+        let mut packages: Vec<&str> = Vec::new();
+        for (_, package) in &absent {
+            if !packages.contains(package) {
+                packages.push(package);
+            }
+        }
+        return Some(format!(
+            "no GStreamer {} (Debian: {})",
+            elements.join(", "),
+            packages.join(", ")
+        ));
     }
     if viewer == Viewer::Browser {
         let check = "import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstSdp', \
