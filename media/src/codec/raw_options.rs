@@ -1,0 +1,63 @@
+//! The one place with `unsafe`: openh264 options that the `openh264` crate's `EncoderConfig`
+//! does not wrap, set through its raw API.
+//!
+//! The crate's `EncoderConfig` offers one slice, or slices limited in bytes; it cannot ask for a
+//! fixed number of slices, which is what lets openh264 spread one picture over several threads
+//! with few, large NAL units. That is a plain field of `SEncParamExt`, which
+//! `ENCODER_OPTION_SVC_ENCODE_PARAM_EXT` reads and writes.
+//!
+//! Audit notes (openh264 2.x `welsEncoderExt.cpp`, the source the crate builds):
+//! - `GetOption(ENCODER_OPTION_SVC_ENCODE_PARAM_EXT)` `memcpy`s `sizeof(SEncParamExt)` bytes of
+//!   the encoder's own parameters into the pointer; `SetOption` `memcpy`s as many out of it.
+//!   Both pointers are to a local `SEncParamExt` that lives across the call, so neither side
+//!   reads or writes out of bounds, and nothing keeps the pointer afterwards.
+//! - Both calls need an initialised encoder; the crate initialises it on the first `encode`,
+//!   so [`apply`] must run after one. Before that `GetOption` fails, which is reported, not UB.
+//! - `SetOption` validates the new parameters and, when the slice layout changed, rebuilds its
+//!   context (`WelsEncoderParamAdjust`: uninit, init): the next picture is an IDR. The crate
+//!   holds nothing that depends on the old context (its `SFrameBSInfo` is refilled by every
+//!   `EncodeFrame`), so its `Encoder` stays valid.
+//! - The crate documents `raw_api` as unsafe only because one may set parameters it relies on:
+//!   it relies on the picture size (unchanged here) and on single-layer output (unchanged).
+
+#![allow(unsafe_code)]
+
+use openh264::encoder::Encoder;
+use openh264_sys2::{ENCODER_OPTION_SVC_ENCODE_PARAM_EXT, SEncParamExt, SM_FIXEDSLCNUM_SLICE};
+
+/// What [`apply`] changes in an initialised encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawOptions {
+    /// Cut every picture into this many slices (openh264 `SM_FIXEDSLCNUM_SLICE`).
+    pub slice_count: u32,
+}
+
+/// Applies `options` to an encoder that has encoded at least one picture. The next picture is
+/// an IDR when the slice layout changed.
+pub(crate) fn apply(encoder: &mut Encoder, options: RawOptions) -> Result<(), openh264::Error> {
+    let mut params = SEncParamExt::default();
+    // SAFETY: see the module notes: a valid, exclusively borrowed `SEncParamExt` of the size
+    // openh264 copies; the encoder was initialised by the crate's first `encode`.
+    let got = unsafe {
+        encoder.raw_api().get_option(ENCODER_OPTION_SVC_ENCODE_PARAM_EXT, (&raw mut params).cast())
+    };
+    check(got, "GetOption(SVC_ENCODE_PARAM_EXT)")?;
+    let layer = &mut params.sSpatialLayers[0];
+    layer.sSliceArgument.uiSliceMode = SM_FIXEDSLCNUM_SLICE;
+    layer.sSliceArgument.uiSliceNum = options.slice_count;
+    layer.sSliceArgument.uiSliceSizeConstraint = 0;
+    // A NAL size limit is only valid with size-limited slices.
+    params.uiMaxNalSize = 0;
+    // SAFETY: as above; openh264 copies the struct and keeps no pointer to it.
+    let set = unsafe {
+        encoder.raw_api().set_option(ENCODER_OPTION_SVC_ENCODE_PARAM_EXT, (&raw mut params).cast())
+    };
+    check(set, "SetOption(SVC_ENCODE_PARAM_EXT)")
+}
+
+fn check(code: i32, what: &str) -> Result<(), openh264::Error> {
+    match code {
+        0 => Ok(()),
+        code => Err(openh264::Error::msg_string(format!("openh264 {what} failed with {code}"))),
+    }
+}
