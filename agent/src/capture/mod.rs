@@ -4,23 +4,27 @@
 //! asking for the next. [`X11Source`] (`x11.rs`) reads an X11 monitor through MIT-SHM with
 //! `scrap` and tells through X DAMAGE whether the screen may have changed;
 //! [`SyntheticSource`] (`synthetic.rs`) draws a moving box for tests and benchmarks.
-//! [`ChangeDetector`] (`change.rs`) lets the caller skip encoding while the screen stands still.
+//! [`ChangeDetector`] (`change.rs`) lets the caller skip encoding while the screen stands still
+//! and tells which regions changed; [`update_picture`] (`picture.rs`) converts only those.
 //! [`MonitorGeometry`] (`geometry.rs`) tells the input stage where the shared monitor lies.
 //!
 //! scrap's handles are `!Send`: call [`open`] on the thread that will capture.
 
 mod change;
 mod geometry;
+mod picture;
 mod synthetic;
 mod x11;
 
 use std::time::Instant;
 
+pub use tether_media::codec::PixelRect;
 use thiserror::Error;
 use x11rb::errors::{ConnectionError, ReplyError};
 
 pub use self::change::ChangeDetector;
 pub use self::geometry::{MonitorGeometry, MonitorRect};
+pub use self::picture::{copy_picture, update_picture};
 use self::synthetic::MAX_SIDE;
 pub use self::synthetic::{Motion, SyntheticSource};
 pub use self::x11::X11Source;
@@ -35,6 +39,10 @@ pub struct CapturedFrame<'a> {
     pub data: &'a [u8],
     /// When the pixels were read from the screen (or drawn, for synthetic frames).
     pub captured_at: Instant,
+    /// Where this frame can differ from the source's previous one (X DAMAGE rectangles, in
+    /// frame coordinates); `None` when the source cannot tell, or for the first frame and the
+    /// first after a size change: anything may have changed.
+    pub damage: Option<&'a [PixelRect]>,
 }
 
 impl CapturedFrame<'_> {
@@ -56,10 +64,11 @@ impl CapturedFrame<'_> {
 impl std::fmt::Debug for CapturedFrame<'_> {
     // Not the megabytes of pixels.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let Self { width, height, stride, data, captured_at } = self;
+        let Self { width, height, stride, data, captured_at, damage } = self;
         write!(
             f,
-            "CapturedFrame({width}x{height}, stride {stride}, {} bytes, {captured_at:?})",
+            "CapturedFrame({width}x{height}, stride {stride}, {} bytes, {captured_at:?}, damage \
+             {damage:?})",
             data.len()
         )
     }
@@ -211,6 +220,7 @@ mod tests {
             stride: 12,
             data: &data[..20],
             captured_at: Instant::now(),
+            damage: None,
         };
         let rows: Vec<&[u8]> = f.rows().collect();
         assert_eq!(rows, [&data[0..8], &data[12..20]]);

@@ -109,6 +109,8 @@ impl FrameSource for SyntheticSource {
             stride: self.width as usize * 4,
             data: &self.buf,
             captured_at: Instant::now(),
+            // The whole frame is compared: synthetic sources are for tests and benchmarks.
+            damage: None,
         })
     }
 }

@@ -9,13 +9,15 @@ use scrap::x11::{Capturer, Rect, Server};
 use x11rb::connection::{Connection, SequenceNumber};
 use x11rb::errors::{ConnectionError, ReplyError, ReplyOrIdError};
 use x11rb::protocol::Event;
-use x11rb::protocol::damage::{self, ConnectionExt as _, Damage};
+use x11rb::protocol::damage::{ConnectionExt as _, Damage};
 use x11rb::protocol::randr::{self, ConnectionExt as _};
 use x11rb::protocol::shm::{self, ConnectionExt as _};
+use x11rb::protocol::xfixes::{ConnectionExt as _, Region};
 use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, ImageOrder, Window};
 use x11rb::rust_connection::RustConnection;
 
-use super::{CaptureError, CapturedFrame, FrameSource};
+use self::damage_rects::{damage_available, monitor_rects, watch_damage};
+use super::{CaptureError, CapturedFrame, FrameSource, PixelRect};
 
 /// Picks the X display name, or explains why there is none.
 pub(super) fn x11_display_name(
@@ -56,6 +58,11 @@ const GEOMETRY_POLL: Duration = Duration::from_secs(1);
 /// lost. Notifies the server sent before that subtract (their sequence number is older) describe
 /// pixels the read already shows and are ignored. Damage anywhere on the root counts, also on
 /// other monitors: the caller's [`ChangeDetector`](super::ChangeDetector) sorts those out.
+///
+/// The subtract also hands back the region it emptied (`parts`), fetched in the same round
+/// trip: what was drawn since the last capture. Each frame carries it as
+/// [`CapturedFrame::damage`], clipped to the monitor, so the stages after capture can look at
+/// those pixels only.
 pub struct X11Source {
     display: String,
     monitor: usize,
@@ -69,8 +76,14 @@ pub struct X11Source {
     last_geometry_check: Instant,
     /// A RandR event arrived: re-read the monitors before the next frame.
     randr_event: bool,
-    /// The DAMAGE object on `root`; `None` when the server lacks the extension.
-    damage: Option<Damage>,
+    /// The DAMAGE object on `root` and the XFixes region its damage is moved into; `None`
+    /// when the server lacks the extension.
+    damage: Option<(Damage, Region)>,
+    /// What the last subtract emptied, in monitor coordinates.
+    damage_rects: Vec<PixelRect>,
+    /// The next frame must count as wholly changed: nothing was captured since opening or
+    /// since the monitor changed.
+    whole: bool,
     /// Something was drawn since the last capture, or nothing was captured since opening or
     /// since the monitor changed.
     damaged: bool,
@@ -121,6 +134,8 @@ impl X11Source {
             last_geometry_check: Instant::now(),
             randr_event: false,
             damage,
+            damage_rects: Vec::new(),
+            whole: true,
             damaged: true,
             subtracted_at: 0,
         };
@@ -145,7 +160,7 @@ impl X11Source {
                 Event::RandrScreenChangeNotify(_) | Event::RandrNotify(_) => {
                     self.randr_event = true;
                 }
-                Event::DamageNotify(notify) if Some(notify.damage) == self.damage => {
+                Event::DamageNotify(notify) if Some(notify.damage) == self.damage_id() => {
                     self.damaged |= sequence >= self.subtracted_at;
                 }
                 _ => {}
@@ -175,12 +190,14 @@ impl X11Source {
                 "monitor changed"
             );
             self.capturer = new_capturer(&self.server, root, rect)?;
-            if let Some(damage) = self.damage.filter(|_| root != self.root) {
+            if let Some((damage, region)) = self.damage.filter(|_| root != self.root) {
                 self.conn.damage_destroy(damage)?;
+                self.conn.xfixes_destroy_region(region)?;
                 self.damage = Some(watch_damage(&self.conn, root)?);
             }
             (self.root, self.rect) = (root, rect);
             self.damaged = true;
+            self.whole = true;
         }
         Ok(())
     }
@@ -188,14 +205,21 @@ impl X11Source {
     /// Empties the damage region and waits until the server has done so: whatever is drawn
     /// from here on, even while the pixels are read, sends a new notify.
     fn subtract_damage(&mut self) -> Result<(), CaptureError> {
-        let Some(damage) = self.damage else { return Ok(()) };
-        let cookie = self.conn.damage_subtract(damage, x11rb::NONE, x11rb::NONE)?;
+        let Some((damage, region)) = self.damage else { return Ok(()) };
+        let cookie = self.conn.damage_subtract(damage, x11rb::NONE, region)?;
         self.subtracted_at = cookie.sequence_number();
+        let parts = self.conn.xfixes_fetch_region(region)?;
         // A round trip: scrap's `ShmGetImage` goes over another connection, which the server
         // may serve first unless this one has been answered.
         cookie.check()?;
+        let parts = parts.reply()?;
         self.damaged = false;
+        self.damage_rects = monitor_rects(&parts, self.rect);
         Ok(())
+    }
+
+    fn damage_id(&self) -> Option<Damage> {
+        self.damage.map(|(damage, _)| damage)
     }
 
     /// [`FrameSource::capture`], running `meanwhile` after the damage was subtracted and before
@@ -210,7 +234,9 @@ impl X11Source {
         let (width, height) = (u32::from(self.rect.w), u32::from(self.rect.h));
         let captured_at = Instant::now();
         let data = self.capturer.frame();
-        Ok(CapturedFrame { width, height, stride: width as usize * 4, data, captured_at })
+        let whole = std::mem::take(&mut self.whole) || self.damage.is_none();
+        let damage = (!whole).then_some(self.damage_rects.as_slice());
+        Ok(CapturedFrame { width, height, stride: width as usize * 4, data, captured_at, damage })
     }
 }
 
@@ -225,32 +251,6 @@ impl FrameSource for X11Source {
         self.follow_geometry()?;
         Ok(self.damaged || self.damage.is_none())
     }
-}
-
-/// Whether the server has DAMAGE. Without it every frame is captured and compared; that is
-/// logged here, once per source.
-fn damage_available(conn: &RustConnection, display: &str) -> Result<bool, CaptureError> {
-    // The server refuses other DAMAGE requests until the client has said its version.
-    match conn.damage_query_version(1, 1) {
-        Err(ConnectionError::UnsupportedExtension) => {
-            // Not `display,`: inside tracing's macros that name is its `display` function.
-            let name = display;
-            tracing::warn!(
-                display = name,
-                "the X server lacks the DAMAGE extension: the static-screen optimisation is off, \
-                 every frame is read and compared even when nothing changes"
-            );
-            Ok(false)
-        }
-        cookie => cookie?.reply().map(|_| true).map_err(Into::into),
-    }
-}
-
-/// A DAMAGE object on `root` that notifies when its region stops being empty.
-fn watch_damage(conn: &RustConnection, root: Window) -> Result<Damage, CaptureError> {
-    let damage = conn.generate_id()?;
-    conn.damage_create(damage, root, damage::ReportLevel::NON_EMPTY)?.check()?;
-    Ok(damage)
 }
 
 impl From<ReplyOrIdError> for CaptureError {
@@ -385,5 +385,6 @@ fn shm_works(
     Ok(true)
 }
 
+mod damage_rects;
 #[cfg(test)]
 mod tests;

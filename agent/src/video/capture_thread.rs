@@ -1,14 +1,14 @@
-//! The capture thread: paces itself to the frame rate, skips still screens, converts changed
-//! frames to I420 and hands the newest to the encoder.
+//! The capture thread: paces itself to the frame rate, skips still screens, converts the
+//! changed parts of frames to I420 and hands the newest picture to the encoder.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tether_media::codec::{I420Frame, bgra_to_i420};
+use tether_media::codec::I420Frame;
 
 use super::stats::Counter;
 use super::{RawFrame, Shared, SourceFactory, lock};
-use crate::capture::{CaptureError, ChangeDetector};
+use crate::capture::{CaptureError, ChangeDetector, copy_picture, update_picture};
 
 pub(super) fn run(
     open_source: SourceFactory,
@@ -17,6 +17,8 @@ pub(super) fn run(
 ) -> Result<(), CaptureError> {
     let mut source = open_source()?;
     let mut detector = ChangeDetector::default();
+    // The screen as I420, kept between frames: only what changed is converted into it.
+    let mut picture = I420Frame::default();
     let mut work = I420Frame::new(2, 2);
     let interval = Duration::from_secs_f32(1.0 / max_fps.max(1.0));
     let mut next_tick = Instant::now();
@@ -36,12 +38,11 @@ pub(super) fn run(
         let frame = source.capture()?;
         shared.stats.add(Counter::Captured, 1);
         shared.stats.add_time(Counter::CaptureUs, started);
-        if !detector.changed(&frame) {
-            continue;
-        }
+        let Some(changes) = detector.changes(&frame) else { continue };
         let started = Instant::now();
-        bgra_to_i420(frame.data, frame.width, frame.height, frame.stride, &mut work)
+        update_picture(&frame, changes, &mut picture)
             .map_err(|e| CaptureError::Other(format!("colour conversion failed: {e}")))?;
+        copy_picture(&picture, &mut work);
         shared.stats.add_time(Counter::ConvertUs, started);
         let captured_at = frame.captured_at;
         work = hand_over(shared, RawFrame { i420: work, captured_at });

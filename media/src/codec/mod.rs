@@ -3,14 +3,18 @@
 mod convert;
 mod decoder;
 mod encoder;
+mod raw_options;
+mod region;
 
 pub use convert::{ConvertError, I420Frame, I420View, bgra_to_i420, i420_to_bgra, i420_to_rgba};
 pub use decoder::{
     DecodeError, DecodedFrame, H264Decoder, MAX_ACCESS_UNIT_BYTES, MAX_DECODED_SIDE,
 };
 pub use encoder::{
-    EncodeError, EncodedFrame, EncoderSettings, H264Encoder, MAX_HEIGHT, MAX_WIDTH, VideoEncoder,
+    EncodeError, EncodedFrame, EncoderSettings, H264Encoder, MAX_HEIGHT, MAX_WIDTH, Slicing,
+    VideoEncoder,
 };
+pub use region::{PixelRect, bgra_to_i420_region};
 
 /// Splits an Annex-B byte stream into NAL units (without start codes). Tolerates 3- and 4-byte
 /// start codes and ignores bytes before the first one.

@@ -317,3 +317,46 @@ fn thread_cpu() -> Duration {
     let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
     Duration::from_nanos(stat.split_whitespace().next().unwrap().parse().unwrap())
 }
+
+/// Converting only the damaged, changed regions into the kept picture gives exactly the
+/// picture a whole-frame conversion gives, while a small drawing is a small region.
+#[test]
+#[ignore = "needs Xvfb"]
+fn x11_damaged_regions_give_the_same_picture_as_whole_frames() {
+    use crate::capture::{ChangeDetector, update_picture};
+    use tether_media::codec::{I420Frame, bgra_to_i420};
+    use tether_media::probe::ProbeLayout;
+    let (w, h) = (1000, 700);
+    let xvfb = Xvfb::start(w, h).unwrap();
+    let painter = Painter::connect(xvfb.display()).unwrap();
+    painter.fill_test_pattern(w, h).unwrap();
+    let mut source = x11_source(&xvfb);
+    let (mut detector, mut picture, mut whole) =
+        (ChangeDetector::default(), I420Frame::default(), I420Frame::default());
+    let probe = ProbeLayout::default();
+    let draws: [&dyn Fn(); 6] = [
+        &|| {}, // the first capture: the whole frame
+        &|| painter.paint_probe(0x1234_5678, &probe).unwrap(),
+        &|| painter.fill_rect(333, 201, 7, 5, 0x10_20_30).unwrap(), // odd edges
+        &|| painter.fill_rect(997, 699, 3, 1, 0xff_ff_ff).unwrap(), // bottom-right corner
+        &|| {
+            painter.fill_rect(0, 650, 5, 50, 0x80_00_80).unwrap();
+            painter.fill_rect(900, 3, 100, 9, 0x00_80_80).unwrap();
+        },
+        &|| painter.paint_probe(0x8765_4321, &probe).unwrap(),
+    ];
+    for (i, draw) in draws.iter().enumerate() {
+        draw();
+        Painter::connect(xvfb.display()).unwrap().screenshot().unwrap(); // the server drew it
+        let frame = source.capture().unwrap();
+        assert_eq!(frame.damage.is_none(), i == 0, "only the first frame is whole");
+        let changes = detector.changes(&frame).expect("something changed").to_vec();
+        let area: u32 = changes.iter().map(|r| r.width * r.height).sum();
+        if i > 0 {
+            assert!(area <= 544 * 32 * 2, "draw {i}: {area} px compared as changed: {changes:?}");
+        }
+        update_picture(&frame, &changes, &mut picture).unwrap();
+        bgra_to_i420(frame.data, frame.width, frame.height, frame.stride, &mut whole).unwrap();
+        assert!(picture == whole, "draw {i}: the regions {changes:?} missed a change");
+    }
+}
