@@ -221,6 +221,29 @@ pub fn fold(json: &str, row: &mut Row) {
 }
 
 /// Tether into its own page in Chromium.
+/// The sender's and Chromium's CPU over the page's measuring window, as figures and a line
+/// naming the three watched process groups (sender, Chromium, node) in `names`.
+pub fn fold_cpu(
+    row: &mut Row,
+    samples: &super::procfs::Samples,
+    window: Option<(Instant, Instant)>,
+    hz: u64,
+    names: [&str; 3],
+) {
+    let Some((from, to)) = window else { return };
+    row.sender_cpu = samples.cpu_percent(0, from, to, hz);
+    row.viewer_cpu = samples.cpu_percent(1, from, to, hz);
+    row.details.push(format!(
+        "CPU % of one core: {} {}, {} {}, {} {}",
+        names[0],
+        show(row.sender_cpu, 0),
+        names[1],
+        show(row.viewer_cpu, 0),
+        names[2],
+        show(samples.cpu_percent(2, from, to, hz), 0)
+    ));
+}
+
 pub fn tether(s: &Setup, row: &mut Row) -> Result<()> {
     let mut agent = spawn_agent(s)?;
     // `server:` names the WebSocket; the page is served from the same address.
@@ -245,16 +268,13 @@ pub fn tether(s: &Setup, row: &mut Row) -> Result<()> {
     let samples = sampler.stop();
     let json = outcome.result.context("bench.mjs (tether)")?;
     fold(&json, row);
-    if let Some((from, to)) = outcome.window {
-        row.sender_cpu = samples.cpu_percent(0, from, to, s.hz);
-        row.viewer_cpu = samples.cpu_percent(1, from, to, s.hz);
-        row.details.push(format!(
-            "CPU % of one core: agent {}, Chromium (all its processes) {}, node (playwright) {}",
-            show(row.sender_cpu, 0),
-            show(row.viewer_cpu, 0),
-            show(samples.cpu_percent(2, from, to, s.hz), 0)
-        ));
-    }
+    fold_cpu(
+        row,
+        &samples,
+        outcome.window,
+        s.hz,
+        ["agent", "Chromium (all its processes)", "node (playwright)"],
+    );
     match video {
         Ok(v) => row.details.push(format!("agent: video: {v}")),
         Err(err) => row.details.push(format!("agent: {err:#}")),

@@ -311,16 +311,13 @@ pub fn webrtc(s: &Setup, sender: Sender, row: &mut Row) -> Result<()> {
     if !sender_errors.is_empty() {
         row.details.push(format!("sender errors: {sender_errors}"));
     }
-    if let Some((from, to)) = outcome.window {
-        row.sender_cpu = samples.cpu_percent(0, from, to, s.hz);
-        row.viewer_cpu = samples.cpu_percent(1, from, to, s.hz);
-        row.details.push(format!(
-            "CPU % of one core: sender (python + webrtcbin) {}, Chromium {}, node {}",
-            show(row.sender_cpu, 0),
-            show(row.viewer_cpu, 0),
-            show(samples.cpu_percent(2, from, to, s.hz), 0)
-        ));
-    }
+    browser::fold_cpu(
+        row,
+        &samples,
+        outcome.window,
+        s.hz,
+        ["sender (python + webrtcbin)", "Chromium", "node"],
+    );
     row.details.push(format!("sender: {chain} ! webrtcbin"));
     Ok(())
 }
