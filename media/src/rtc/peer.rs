@@ -221,10 +221,11 @@ pub async fn build_peer(
 /// the start of the checks, in case a better pair succeeds meanwhile. A browser's address is
 /// learned as peer-reflexive (its mDNS names are left out), so every browser session waited a
 /// second for nothing. Any direct path is good for a screen; only a relay, which adds a hop,
-/// should wait for a direct one to succeed. With the relay policy there is nothing to wait for.
+/// should wait (3 s) for a direct one to succeed. With the relay policy there is nothing to wait for.
 pub fn acceptance_waits(policy: TransportPolicy) -> (Duration, Duration) {
     match policy {
-        TransportPolicy::All => (Duration::ZERO, Duration::from_secs(2)),
+        // 3 s: hole punching through two restricted NATs took over 2 s on a loaded machine.
+        TransportPolicy::All => (Duration::ZERO, Duration::from_secs(3)),
         TransportPolicy::Relay => (Duration::ZERO, Duration::ZERO),
     }
 }
