@@ -26,5 +26,19 @@ if [ -n "$forbidden" ]; then
   exit 1
 fi
 
+echo "== the peers' client builds carry no server"
+# The viewer, and the agent without its embedded server, reach a signaling server through
+# tether-signal-client only: no HTTP server stack, no TURN server in their dependency trees.
+for crate in "tether-viewer" "tether-agent --no-default-features"; do
+  # shellcheck disable=SC2086 # the feature flag is a separate word on purpose
+  server=$(cargo tree --locked -p $crate -e normal --prefix none |
+    grep -E '^(axum|hyper|tower|turn|tether-signal) ' || true)
+  if [ -n "$server" ]; then
+    echo "$crate must not depend on: $server" >&2
+    exit 1
+  fi
+done
+cargo clippy --locked -p tether-agent --no-default-features --all-targets -- -D warnings
+
 echo "== cargo test"
 cargo test --locked --workspace -- --include-ignored

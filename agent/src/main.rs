@@ -3,7 +3,19 @@
 
 mod audio;
 mod capture;
+#[cfg(feature = "embedded-server")]
 mod embedded;
+#[cfg(not(feature = "embedded-server"))]
+mod embedded {
+    /// A build without the embedded server has none to run: this type has no values.
+    pub enum Embedded {}
+
+    impl Embedded {
+        pub async fn stop(self) {
+            match self {}
+        }
+    }
+}
 mod input;
 mod restart;
 mod run;
@@ -17,8 +29,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use tether_signal::cli::{ServerArgs, parse_duration, shutdown_signal};
-use tether_signal::client::ClientOptions;
+#[cfg(feature = "embedded-server")]
+use tether_signal::cli::ServerArgs;
+use tether_signal_client::client::ClientOptions;
+#[cfg(not(feature = "embedded-server"))]
+use tether_signal_client::ice_args::PeerIceArgs;
+use tether_signal_client::process::{parse_duration, shutdown_signal};
 
 use crate::embedded::Embedded;
 use crate::run::AgentSettings;
@@ -36,6 +52,7 @@ struct Cli {
     #[arg(long, value_name = "URL")]
     server: Option<String>,
     /// Where the embedded signaling server listens when no --server is given.
+    #[cfg(feature = "embedded-server")]
     #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:7878")]
     bind: String,
     /// The name support staff see for this computer (default: the host name).
@@ -74,14 +91,19 @@ struct Cli {
     udp_bind: Vec<String>,
     /// ICE servers and policy as an RTCConfiguration-shaped JSON file, used besides the
     /// signaling server's.
+    #[cfg(feature = "embedded-server")]
     #[arg(long, value_name = "FILE")]
     ice_config: Option<PathBuf>,
+    #[cfg(feature = "embedded-server")]
     #[command(flatten, next_help_heading = "Embedded signaling server")]
     embedded: ServerArgs,
+    #[cfg(not(feature = "embedded-server"))]
+    #[command(flatten, next_help_heading = "ICE")]
+    ice: PeerIceArgs,
 }
 
 fn main() -> anyhow::Result<()> {
-    tether_signal::cli::init_logging();
+    tether_signal_client::process::init_logging();
     let cli = Cli::parse();
     // GTK lives on this (the main) thread; tokio gets its own worker threads.
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
@@ -113,17 +135,7 @@ async fn serve(cli: &Cli, loop_end: LoopEnd, terminal: Option<UiEnd>) -> anyhow:
     }
     let (server_url, embedded) = match &cli.server {
         Some(url) => (url.clone(), None),
-        None => {
-            let config = cli.embedded.to_config().context("invalid embedded server options")?;
-            let embedded = Embedded::start(&cli.bind, config).await?;
-            for url in embedded.lan_urls() {
-                println!("server: {url}");
-            }
-            for url in embedded.viewer_urls() {
-                println!("viewer: {url}");
-            }
-            (embedded.local_url(), Some(embedded))
-        }
+        None => start_embedded(cli).await?,
     };
     let settings = AgentSettings {
         name: cli.name.clone().unwrap_or_else(host_name),
@@ -150,9 +162,32 @@ async fn serve(cli: &Cli, loop_end: LoopEnd, terminal: Option<UiEnd>) -> anyhow:
     result
 }
 
+/// Starts the embedded server and prints where viewers reach it; returns the url this agent
+/// registers with.
+#[cfg(feature = "embedded-server")]
+async fn start_embedded(cli: &Cli) -> anyhow::Result<(String, Option<Embedded>)> {
+    let config = cli.embedded.to_config().context("invalid embedded server options")?;
+    let embedded = Embedded::start(&cli.bind, config).await?;
+    for url in embedded.lan_urls() {
+        println!("server: {url}");
+    }
+    for url in embedded.viewer_urls() {
+        println!("viewer: {url}");
+    }
+    Ok((embedded.local_url(), Some(embedded)))
+}
+
+#[cfg(not(feature = "embedded-server"))]
+async fn start_embedded(_: &Cli) -> anyhow::Result<(String, Option<Embedded>)> {
+    anyhow::bail!(
+        "this tether-agent was built without the embedded signaling server: give --server"
+    )
+}
+
 /// The agent's own ICE settings: `--ice-config`, and with `--server` also the STUN/TURN and
 /// `--relay-only` options (without it they configure the embedded server, which hands them
 /// out to both peers).
+#[cfg(feature = "embedded-server")]
 fn local_ice(cli: &Cli) -> anyhow::Result<tether_proto::LocalIce> {
     let mut local = tether_proto::LocalIce::default();
     if cli.server.is_some() {
@@ -161,9 +196,16 @@ fn local_ice(cli: &Cli) -> anyhow::Result<tether_proto::LocalIce> {
         local.add(config.ice.ice_config(now));
     }
     if let Some(path) = &cli.ice_config {
-        local.add(tether_signal::ice_args::read_ice_file(path)?);
+        local.add(tether_signal_client::ice_args::read_ice_file(path)?);
     }
     Ok(local)
+}
+
+/// The agent's own ICE settings, from its ICE options (there is no embedded server to hand
+/// them out).
+#[cfg(not(feature = "embedded-server"))]
+fn local_ice(cli: &Cli) -> anyhow::Result<tether_proto::LocalIce> {
+    Ok(cli.ice.to_local()?)
 }
 
 fn host_name() -> String {

@@ -13,7 +13,7 @@ use tether_media::rtc::{PeerEvent, PeerState};
 use tether_proto::sharing::{Action, Decision, Event, Phase, Sharing};
 use tether_proto::signal::{Bye, ByeReason, Candidate, ClientMsg, Role, ServerMsg};
 use tether_proto::{IceConfig, SessionCode};
-use tether_signal::client::{ClientOptions, SignalClient, SignalSender};
+use tether_signal_client::client::{ClientOptions, SignalClient, SignalSender};
 
 use crate::capture;
 use crate::input::InputSettings;

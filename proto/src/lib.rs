@@ -26,6 +26,10 @@ pub use turn::{RestUsernameError, TurnCredentials, rest_password, turn_rest_cred
 /// with [`ErrorCode::Version`].
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// The HTTP path on which the signaling server accepts WebSocket upgrades; clients append it to
+/// a server address given without it.
+pub const WS_PATH: &str = "/ws";
+
 /// Largest signaling frame, in bytes, that a peer may send. An SDP offer with audio, video and a
 /// data channel is 3–6 KB; 64 KiB leaves room for many candidates without letting one client
 /// make the server buffer megabytes.

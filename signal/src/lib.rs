@@ -7,11 +7,9 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
-pub mod client;
 mod config;
 mod connection;
 mod hub;
-pub mod ice_args;
 pub mod limits;
 pub mod rendezvous;
 mod server;
@@ -20,4 +18,4 @@ pub mod turn_server;
 mod web;
 
 pub use config::{Config, IceSettings};
-pub use server::{ServeError, WS_PATH, serve};
+pub use server::{ServeError, serve};

@@ -17,14 +17,13 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::Instrument;
 
+use tether_proto::WS_PATH;
+
 use crate::config::Config;
 use crate::connection;
 use crate::hub::{Hub, HubMsg};
 use crate::rendezvous::ConnId;
 use crate::tls::TlsListener;
-
-/// The WebSocket endpoint, relative to the server's base address.
-pub const WS_PATH: &str = "/ws";
 
 /// tungstenite's own frame limit. Frames between [`tether_proto::MAX_MESSAGE_BYTES`] and this
 /// get a `too_large` error and the connection stays open; larger ones get it and are closed.

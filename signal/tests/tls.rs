@@ -5,8 +5,8 @@ mod common;
 use common::{TestServer, next};
 use tether_proto::signal::{ClientMsg, Join, Role, ServerMsg};
 use tether_signal::Config;
-use tether_signal::client::{ClientOptions, SignalClient};
 use tether_signal::tls::load_server_config;
+use tether_signal_client::client::{ClientOptions, SignalClient};
 
 #[tokio::test]
 async fn pairing_over_wss() {

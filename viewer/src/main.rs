@@ -13,9 +13,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use tether_proto::SessionCode;
-use tether_signal::cli::parse_duration;
-use tether_signal::client::ClientOptions;
-use tether_signal::ice_args::PeerIceArgs;
+use tether_signal_client::client::ClientOptions;
+use tether_signal_client::ice_args::PeerIceArgs;
+use tether_signal_client::process::parse_duration;
 
 use crate::input_script::InputScript;
 use crate::session::ViewerSettings;
@@ -70,7 +70,7 @@ struct Cli {
 }
 
 fn main() -> anyhow::Result<()> {
-    tether_signal::cli::init_logging();
+    tether_signal_client::process::init_logging();
     let cli = Cli::parse();
     let code: Option<SessionCode> = match &cli.code {
         Some(text) => {

@@ -18,7 +18,7 @@ use tether_proto::signal::{
     Bye, ByeReason, Candidate, ClientMsg, IceCandidate, Join, Role, Sdp, ServerMsg,
 };
 use tether_proto::{IceConfig, LocalIce, SessionCode};
-use tether_signal::client::{ClientOptions, SignalClient, SignalSender};
+use tether_signal_client::client::{ClientOptions, SignalClient, SignalSender};
 use tokio::sync::mpsc;
 use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use tether_proto::signal::{ClientMsg, Join, Role, Sdp, ServerMsg};
-use tether_signal::client::{ClientOptions, SignalClient};
+use tether_signal_client::client::{ClientOptions, SignalClient};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Semaphore;
 
@@ -28,7 +28,7 @@ struct Cli {
     #[arg(long, default_value_t = 1.0)]
     rate: f64,
     /// How long to keep relaying after every couple is paired.
-    #[arg(long, default_value = "20s", value_parser = tether_signal::cli::parse_duration)]
+    #[arg(long, default_value = "20s", value_parser = tether_signal_client::process::parse_duration)]
     duration: Duration,
     /// An already running server (loopback only); by default one is started.
     #[arg(long)]

@@ -4,8 +4,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use tether_signal::cli::{ServerArgs, shutdown_signal};
+use tether_signal::cli::ServerArgs;
 use tether_signal::turn_server::{TurnServer, TurnServerConfig};
+use tether_signal_client::process::shutdown_signal;
 
 /// Pairs Tether agents and viewers by session code and relays their WebRTC signaling.
 #[derive(Parser)]
@@ -41,7 +42,7 @@ struct TurnArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tether_signal::cli::init_logging();
+    tether_signal_client::process::init_logging();
     let mut cli = Cli::parse();
     let turn = if cli.turn.turn { Some(start_turn(&mut cli).await?) } else { None };
     let config = cli.server.to_config().context("invalid server options")?;

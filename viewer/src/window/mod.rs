@@ -22,7 +22,7 @@ use std::time::Duration;
 use tether_media::codec::DecodedFrame;
 use tether_proto::SessionCode;
 use tether_proto::input::InputMsg;
-use tether_signal::client::ClientOptions;
+use tether_signal_client::client::ClientOptions;
 use tokio::sync::mpsc;
 use winit::event_loop::{EventLoop, EventLoopProxy};
 

@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
-use crate::server::WS_PATH;
+use tether_proto::WS_PATH;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
