@@ -18,13 +18,15 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
-echo "== tether-proto stays free of I/O"
-forbidden=$(cargo tree --locked -p tether-proto -e normal --prefix none |
-  grep -E '^(tokio|axum|webrtc|rtc|scrap|enigo|cpal|tungstenite|mio) ' || true)
-if [ -n "$forbidden" ]; then
-  echo "tether-proto must not depend on: $forbidden" >&2
-  exit 1
-fi
+echo "== tether-proto and tether-session stay free of I/O"
+for crate in tether-proto tether-session; do
+  forbidden=$(cargo tree --locked -p "$crate" -e normal --prefix none |
+    grep -E '^(tokio|axum|webrtc|rtc|scrap|enigo|cpal|tungstenite|mio) ' || true)
+  if [ -n "$forbidden" ]; then
+    echo "$crate must not depend on: $forbidden" >&2
+    exit 1
+  fi
+done
 
 echo "== the peers' client builds carry no server"
 # The viewer, and the agent without its embedded server, reach a signaling server through

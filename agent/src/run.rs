@@ -10,9 +10,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tether_media::rtc::{PeerEvent, PeerState};
-use tether_proto::sharing::{Action, Decision, Event, Phase, Sharing};
 use tether_proto::signal::{Bye, ByeReason, Candidate, ClientMsg, Role, ServerMsg};
 use tether_proto::{IceConfig, SessionCode};
+use tether_session::sharing::{Action, Decision, Event, Phase, Sharing};
 use tether_signal_client::client::{ClientOptions, SignalClient, SignalSender};
 
 use crate::capture;

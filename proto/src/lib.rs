@@ -1,6 +1,6 @@
 //! Tether's wire protocol, with no I/O: the signaling messages and their JSON encoding, the
-//! input data channel's messages, the agent's sharing state machine (consent, stop, new code),
-//! session codes, typed wire errors, ICE server configuration and TURN REST credentials.
+//! input data channel's messages, session codes, typed wire errors, ICE server configuration
+//! and TURN REST credentials. The peers' session rules built on it are `tether-session`.
 //!
 //! Nothing here reads the clock or the OS random source: callers pass time and randomness in,
 //! so every rule is testable without a network (see `ARCHITECTURE.md`).
@@ -9,16 +9,13 @@
 
 mod code;
 mod error;
-mod gate;
 mod ice;
 pub mod input;
-pub mod sharing;
 pub mod signal;
 mod turn;
 
 pub use code::{CodeParseError, SessionCode};
 pub use error::ErrorCode;
-pub use gate::{FrameGate, KEYFRAME_RETRY, Pushed};
 pub use ice::{IceConfig, IceServer, IceUrlError, LocalIce, TransportPolicy};
 pub use turn::{RestUsernameError, TurnCredentials, rest_password, turn_rest_credentials};
 

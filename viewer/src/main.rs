@@ -1,10 +1,11 @@
 //! `tether-viewer CODE`: joins the agent that shows CODE and receives its screen.
 
 mod audio;
-mod decode;
 mod input_script;
 mod session;
+mod stats;
 mod ui;
+mod video;
 mod window;
 
 use std::path::PathBuf;
@@ -102,5 +103,6 @@ fn main() -> anyhow::Result<()> {
         return window::run(runtime, cli.server, options, code, settings);
     }
     let Some(code) = code else { bail!("--headless needs the session code") };
-    runtime.block_on(session::run(&cli.server, &options, code, &settings, None))
+    let outcome = runtime.block_on(session::run(&cli.server, &options, code, &settings, None))?;
+    session::outcome_result(outcome)
 }

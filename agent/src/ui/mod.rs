@@ -7,7 +7,7 @@ pub mod terminal;
 pub mod tray;
 
 use tether_proto::SessionCode;
-use tether_proto::sharing::{Decision, Event, Phase};
+use tether_session::sharing::{Decision, Event, Phase};
 use tokio::sync::{mpsc, watch};
 
 /// Depth of the command channel: people click slowly.

@@ -6,7 +6,7 @@
 use std::io::BufRead;
 use std::time::Instant;
 
-use tether_proto::sharing::{Decision, Phase};
+use tether_session::sharing::{Decision, Phase};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 

@@ -10,7 +10,7 @@ mod dialog;
 use std::time::Duration;
 
 use gtk::glib;
-use tether_proto::sharing::Phase;
+use tether_session::sharing::Phase;
 use tray_icon::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
 

@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use tether_media::codec::{EncodedFrame, I420Frame};
 use tether_media::rtc::PacketizerStart;
-use tether_proto::FrameGate;
+use tether_session::FrameGate;
 use tokio::sync::Notify;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 

@@ -59,7 +59,7 @@ fn a_still_screen_costs_no_encoding_until_a_keyframe_is_requested() {
     assert!(lock(&shared.gate).take().is_none());
     // A PLI from the viewer, past the gate's keyframe spacing: the unchanged screen is encoded
     // again, as an IDR.
-    std::thread::sleep(tether_proto::KEYFRAME_RETRY);
+    std::thread::sleep(tether_session::KEYFRAME_RETRY);
     lock(&shared.gate).request_keyframe(Instant::now());
     let (_, keyframe) = next_frame(&shared).expect("a frame after the request");
     assert!(keyframe, "the requested frame is a keyframe");

@@ -8,6 +8,7 @@ use std::time::Instant;
 use tether_media::codec::DecodedFrame;
 use tether_proto::SessionCode;
 use tether_proto::input::InputMsg;
+use tether_session::viewing::Report;
 use tokio::sync::mpsc;
 use winit::application::ApplicationHandler;
 use winit::dpi::PhysicalSize;
@@ -119,18 +120,25 @@ impl App {
         self.send(InputMsg::ReleaseAll);
     }
 
-    fn on_line(&mut self, line: String) {
-        if let Some(stats) = line.strip_prefix("stats: ") {
-            self.stats = Some(stats.to_owned());
-        } else if let Some(state) = line.strip_prefix("state: ") {
-            if let Some(pair) = state.strip_prefix("connected (").and_then(|p| p.strip_suffix(')'))
-            {
-                pair.clone_into(&mut self.pair);
+    fn on_report(&mut self, report: Report) {
+        match report {
+            Report::Connected(pair) => {
+                self.pair = match pair {
+                    Some(pair) => format!("{}, pair={}", pair.description, pair.kinds),
+                    None => "pair=unknown".to_owned(),
+                };
                 self.banner = None;
-            } else {
-                self.banner = Some(state.to_owned());
+            }
+            other => {
+                let line = other.to_string();
+                self.banner = Some(line.strip_prefix("state: ").unwrap_or(&line).to_owned());
             }
         }
+        self.redraw_soon();
+    }
+
+    fn on_stats(&mut self, line: String) {
+        self.stats = Some(line.strip_prefix("stats: ").unwrap_or(&line).to_owned());
         self.redraw_soon();
     }
 
@@ -328,7 +336,8 @@ impl ApplicationHandler<UiEvent> for App {
     fn user_event(&mut self, _event_loop: &ActiveEventLoop, event: UiEvent) {
         match event {
             UiEvent::Frame => self.on_frame(),
-            UiEvent::Line(line) => self.on_line(line),
+            UiEvent::Report(report) => self.on_report(report),
+            UiEvent::Stats(line) => self.on_stats(line),
             UiEvent::Finished(message) => {
                 self.release_all();
                 self.frame = None;

@@ -22,6 +22,7 @@ use std::time::Duration;
 use tether_media::codec::DecodedFrame;
 use tether_proto::SessionCode;
 use tether_proto::input::InputMsg;
+use tether_session::viewing::{Outcome, Reconnect, Report};
 use tether_signal_client::client::ClientOptions;
 use tokio::sync::mpsc;
 use winit::event_loop::{EventLoop, EventLoopProxy};
@@ -31,17 +32,16 @@ use crate::ui::SessionUi;
 
 /// Input events queued towards the session; beyond this they are dropped (and counted).
 const INPUT_QUEUE: usize = 512;
-/// Pause before joining again after a dropped connection, and how many times in a row.
-const RECONNECT_AFTER: Duration = Duration::from_secs(2);
-const RECONNECT_TRIES: u32 = 5;
 
 /// What the session side tells the window.
 #[derive(Debug)]
 pub enum UiEvent {
     /// A new picture is in the slot.
     Frame,
-    /// A `state:` or `stats:` line.
-    Line(String),
+    /// Where the session is.
+    Report(Report),
+    /// A `stats:` line.
+    Stats(String),
     /// The session ended for good; show the prompt with this message.
     Finished(String),
 }
@@ -71,22 +71,20 @@ impl FrameSlot {
 struct WindowLink {
     proxy: EventLoopProxy<UiEvent>,
     slot: Arc<FrameSlot>,
-    /// What this attempt reached, for the reconnect decision.
+    /// Whether this attempt connected, for the reconnect decision.
     connected: AtomicBool,
-    last_state: Mutex<String>,
 }
 
 impl SessionUi for WindowLink {
-    fn line(&self, line: &str) {
-        if line.starts_with("state: connected") {
+    fn report(&self, report: &Report) {
+        if matches!(report, Report::Connected(_)) {
             self.connected.store(true, Ordering::Relaxed);
         }
-        if line.starts_with("state: ") {
-            if let Ok(mut last) = self.last_state.lock() {
-                line.clone_into(&mut last);
-            }
-        }
-        let _ = self.proxy.send_event(UiEvent::Line(line.to_owned()));
+        let _ = self.proxy.send_event(UiEvent::Report(report.clone()));
+    }
+
+    fn stats(&self, line: &str) {
+        let _ = self.proxy.send_event(UiEvent::Stats(line.to_owned()));
     }
 
     fn frame(&self, frame: &DecodedFrame) {
@@ -117,7 +115,6 @@ pub fn run(
         proxy: event_loop.create_proxy(),
         slot: slot.clone(),
         connected: AtomicBool::new(false),
-        last_state: Mutex::new(String::new()),
     });
     settings.ui = Some(link.clone());
     let (code_tx, code_rx) = mpsc::channel(4);
@@ -142,49 +139,48 @@ async fn sessions(
     link: Arc<WindowLink>,
 ) {
     while let Some(code) = codes.recv().await {
-        let mut tries = 0;
+        let mut reconnect = Reconnect::default();
         loop {
             link.connected.store(false, Ordering::Relaxed);
-            let result = session::run(&server, &options, code, &settings, Some(&mut input)).await;
+            let ran = session::run(&server, &options, code, &settings, Some(&mut input)).await;
             if input.is_closed() {
                 return;
             }
-            let last = link.last_state.lock().map(|l| l.clone()).unwrap_or_default();
-            let error = result.as_ref().err().map(|e| format!("{e:#}"));
-            if let Some(error) = &error {
-                tracing::warn!("session ended: {error}");
+            // A session that could not start (no server) counts as a failure like any other.
+            let outcome = ran.unwrap_or_else(|err| Outcome::Failed(format!("{err:#}")));
+            if outcome.is_error() {
+                tracing::warn!("session ended: {outcome}");
             }
             let connected = link.connected.load(Ordering::Relaxed);
-            tries = if connected { 1 } else { tries + 1 };
-            if should_retry(connected || tries > 1, &last) && tries <= RECONNECT_TRIES {
-                link.line(&format!("state: reconnecting in {}s", RECONNECT_AFTER.as_secs()));
-                tokio::time::sleep(RECONNECT_AFTER).await;
+            if let Some(pause) = reconnect.after(connected, &outcome) {
+                link.report(&Report::Retrying(pause));
+                tokio::time::sleep(pause).await;
                 continue;
             }
-            let message = error.unwrap_or(last);
-            let _ = link.proxy.send_event(UiEvent::Finished(message));
+            let _ = link.proxy.send_event(UiEvent::Finished(finished_message(outcome)));
             break;
         }
     }
 }
 
-/// Join again only after a session that had been running was cut off; not after a refusal,
-/// a deliberate end or a join that never got anywhere (a wrong code stays wrong).
-fn should_retry(was_running: bool, last_state: &str) -> bool {
-    let deliberate = ["declined", "nobody answered", "stopped sharing", "hung up"];
-    was_running && !deliberate.iter().any(|d| last_state.contains(d))
+/// What the prompt shows after the last session: the error, or how it ended.
+fn finished_message(outcome: Outcome) -> String {
+    match outcome.is_error() {
+        true => outcome.to_string(),
+        false => Report::Ended(outcome).to_string(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tether_proto::signal::{Bye, ByeReason};
 
     #[test]
-    fn only_cut_off_sessions_are_joined_again() {
-        assert!(should_retry(true, "state: ended (the computer disconnected)"));
-        assert!(should_retry(true, "state: connected (host a -> host b)"));
-        assert!(!should_retry(true, "state: ended (the person stopped sharing)"));
-        assert!(!should_retry(true, "state: ended (the person declined)"));
-        assert!(!should_retry(false, "state: joining 482 913 075"));
+    fn the_prompt_says_how_the_session_ended() {
+        let stopped = Outcome::Bye(Bye { reason: ByeReason::Stopped, message: None });
+        assert_eq!(finished_message(stopped), "state: ended (the person stopped sharing)");
+        let denied = Outcome::Bye(Bye { reason: ByeReason::Denied, message: None });
+        assert_eq!(finished_message(denied), "the person declined");
     }
 }

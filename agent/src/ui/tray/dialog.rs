@@ -5,8 +5,8 @@
 use std::time::Instant;
 
 use gtk::prelude::*;
-use tether_proto::sharing::Decision;
 use tether_proto::signal::PeerJoined;
+use tether_session::sharing::Decision;
 use tokio::sync::mpsc;
 
 use crate::ui::Command;

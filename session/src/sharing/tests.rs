@@ -1,0 +1,206 @@
+use super::*;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn sam() -> PeerJoined {
+    PeerJoined { name: "Sam".into(), addr: "192.0.2.7".into() }
+}
+
+fn code(n: u32) -> SessionCode {
+    SessionCode::from_value(n).unwrap()
+}
+
+/// A machine with a code and a clock, asked by Sam; returns the request id.
+fn asked() -> (Sharing, Instant, u64) {
+    let t0 = Instant::now();
+    let mut m = Sharing::new(TIMEOUT, false);
+    assert_eq!(m.handle(t0, Event::Code(code(482_913_075))), vec![Action::Show]);
+    assert_eq!(m.handle(t0, Event::PeerJoined(sam())), vec![Action::Show, Action::Ask]);
+    let Phase::Asked { ask, peer, deadline } = m.phase().clone() else { panic!() };
+    assert_eq!(peer, sam());
+    assert_eq!(deadline, t0 + TIMEOUT);
+    assert_eq!(m.next_deadline(), Some(t0 + TIMEOUT));
+    (m, t0, ask)
+}
+
+fn bye_reason(actions: &[Action]) -> Option<ByeReason> {
+    actions.iter().find_map(|a| match a {
+        Action::Bye { reason, .. } => Some(*reason),
+        _ => None,
+    })
+}
+
+fn starts(actions: &[Action]) -> bool {
+    actions.iter().any(|a| matches!(a, Action::StartSession { .. } | Action::StartStream))
+}
+
+#[test]
+fn allow_starts_the_session_and_connecting_starts_the_stream() {
+    let (mut m, t0, ask) = asked();
+    let actions =
+        m.handle(t0, Event::Consent { ask, decision: Decision::Allow { view_only: false } });
+    assert_eq!(actions, vec![Action::Show, Action::StartSession { view_only: false }]);
+    assert_eq!(m.phase(), &Phase::Allowed { peer: sam(), view_only: false });
+    assert_eq!(m.next_deadline(), None);
+    assert_eq!(m.handle(t0, Event::PeerConnected), vec![Action::Show, Action::StartStream]);
+    assert_eq!(m.phase(), &Phase::Streaming { peer: sam(), view_only: false });
+    assert_eq!(m.code(), Some(code(482_913_075)));
+}
+
+#[test]
+fn allow_view_only_is_carried_to_the_session() {
+    let (mut m, t0, ask) = asked();
+    let actions =
+        m.handle(t0, Event::Consent { ask, decision: Decision::Allow { view_only: true } });
+    assert_eq!(actions[1], Action::StartSession { view_only: true });
+    m.handle(t0, Event::PeerConnected);
+    assert_eq!(m.phase(), &Phase::Streaming { peer: sam(), view_only: true });
+}
+
+#[test]
+fn deny_refuses_and_nothing_starts() {
+    let (mut m, t0, ask) = asked();
+    let actions = m.handle(t0, Event::Consent { ask, decision: Decision::Deny });
+    assert_eq!(bye_reason(&actions), Some(ByeReason::Denied));
+    assert!(!starts(&actions));
+    assert_eq!(m.phase(), &Phase::Waiting);
+    // A connection event without a session does nothing.
+    assert!(m.handle(t0, Event::PeerConnected).is_empty());
+}
+
+#[test]
+fn no_answer_by_the_deadline_is_a_timeout() {
+    let (mut m, t0, ask) = asked();
+    assert!(m.handle(t0 + TIMEOUT - Duration::from_millis(1), Event::Timeout).is_empty());
+    let actions = m.handle(t0 + TIMEOUT, Event::Timeout);
+    assert_eq!(bye_reason(&actions), Some(ByeReason::ConsentTimeout));
+    assert_eq!(m.phase(), &Phase::Waiting);
+    assert_eq!(m.next_deadline(), None);
+    // A click that arrives afterwards starts nothing.
+    let late = m.handle(
+        t0 + TIMEOUT,
+        Event::Consent { ask, decision: Decision::Allow { view_only: false } },
+    );
+    assert!(late.is_empty());
+}
+
+#[test]
+fn an_answer_arriving_with_the_deadline_passed_is_too_late() {
+    let (mut m, t0, ask) = asked();
+    let actions = m.handle(
+        t0 + TIMEOUT + Duration::from_secs(1),
+        Event::Consent { ask, decision: Decision::Allow { view_only: false } },
+    );
+    assert_eq!(bye_reason(&actions), Some(ByeReason::ConsentTimeout));
+    assert!(!starts(&actions));
+}
+
+#[test]
+fn an_answer_to_an_earlier_request_is_ignored() {
+    let (mut m, t0, first) = asked();
+    m.handle(t0, Event::Consent { ask: first, decision: Decision::Deny });
+    m.handle(t0, Event::PeerJoined(sam()));
+    let Phase::Asked { ask: second, .. } = m.phase().clone() else { panic!() };
+    assert_ne!(first, second);
+    let stale = Event::Consent { ask: first, decision: Decision::Allow { view_only: false } };
+    assert!(m.handle(t0, stale).is_empty());
+    assert!(matches!(m.phase(), Phase::Asked { .. }));
+}
+
+#[test]
+fn a_second_viewer_is_not_asked_about() {
+    let (mut m, t0, ask) = asked();
+    let other = PeerJoined { name: "Eve".into(), addr: "198.51.100.1".into() };
+    assert!(m.handle(t0, Event::PeerJoined(other.clone())).is_empty());
+    m.handle(t0, Event::Consent { ask, decision: Decision::Allow { view_only: false } });
+    assert!(m.handle(t0, Event::PeerJoined(other)).is_empty());
+    assert_eq!(m.phase(), &Phase::Allowed { peer: sam(), view_only: false });
+}
+
+#[test]
+fn stop_sharing_closes_with_stopped() {
+    let (mut m, t0, ask) = asked();
+    m.handle(t0, Event::Consent { ask, decision: Decision::Allow { view_only: false } });
+    m.handle(t0, Event::PeerConnected);
+    let actions = m.handle(t0, Event::StopSharing);
+    assert_eq!(bye_reason(&actions), Some(ByeReason::Stopped));
+    assert_eq!(m.phase(), &Phase::Waiting);
+    // Nothing to stop any more.
+    assert!(m.handle(t0, Event::StopSharing).is_empty());
+}
+
+#[test]
+fn stop_sharing_while_asked_denies() {
+    let (mut m, t0, _) = asked();
+    assert_eq!(bye_reason(&m.handle(t0, Event::StopSharing)), Some(ByeReason::Denied));
+}
+
+#[test]
+fn the_viewer_leaving_closes_without_a_bye() {
+    let (mut m, t0, ask) = asked();
+    m.handle(t0, Event::Consent { ask, decision: Decision::Allow { view_only: false } });
+    let actions = m.handle(t0, Event::ViewerLeft(ByeReason::Hangup));
+    assert_eq!(actions, vec![Action::Show, Action::Close(ByeReason::Hangup)]);
+    assert_eq!(m.phase(), &Phase::Waiting);
+
+    // Leaving while the question is shown withdraws it.
+    let (mut m, t0, _) = asked();
+    m.handle(t0, Event::ViewerLeft(ByeReason::PeerLeft));
+    assert_eq!(m.phase(), &Phase::Waiting);
+    assert_eq!(m.next_deadline(), None);
+}
+
+#[test]
+fn failures_end_the_session_with_their_reason() {
+    let cases = [
+        (Event::PeerFailed, ByeReason::IceFailed),
+        (Event::StreamFailed("display gone".into()), ByeReason::Stopped),
+        (Event::StartFailed("no socket".into()), ByeReason::Other),
+    ];
+    for (event, reason) in cases {
+        let (mut m, t0, ask) = asked();
+        m.handle(t0, Event::Consent { ask, decision: Decision::Allow { view_only: false } });
+        assert_eq!(bye_reason(&m.handle(t0, event.clone())), Some(reason), "{event:?}");
+        assert_eq!(m.phase(), &Phase::Waiting);
+    }
+    // Without a session they do nothing.
+    let mut m = Sharing::new(TIMEOUT, false);
+    assert!(m.handle(Instant::now(), Event::PeerFailed).is_empty());
+}
+
+#[test]
+fn new_code_is_asked_for_only_without_a_session() {
+    let (mut m, t0, ask) = asked();
+    let actions = m.handle(t0, Event::NewCode);
+    assert_eq!(bye_reason(&actions), Some(ByeReason::Denied));
+    assert_eq!(actions.last(), Some(&Action::RequestNewCode), "bye first: the server needs it");
+    assert_eq!(m.handle(t0, Event::NewCode), vec![Action::RequestNewCode]);
+    m.handle(t0, Event::PeerJoined(sam()));
+    let Phase::Asked { ask: next, .. } = m.phase().clone() else { panic!() };
+    assert_ne!(ask, next);
+    m.handle(t0, Event::Consent { ask: next, decision: Decision::Allow { view_only: false } });
+    assert!(m.handle(t0, Event::NewCode).is_empty());
+}
+
+#[test]
+fn quit_says_bye_and_ends_for_good() {
+    let (mut m, t0, ask) = asked();
+    m.handle(t0, Event::Consent { ask, decision: Decision::Allow { view_only: false } });
+    let actions = m.handle(t0, Event::Quit);
+    assert_eq!(bye_reason(&actions), Some(ByeReason::Stopped));
+    assert_eq!(actions.last(), Some(&Action::Exit));
+    assert_eq!(m.phase(), &Phase::Ended);
+    assert!(m.handle(t0, Event::PeerJoined(sam())).is_empty());
+
+    let mut idle = Sharing::new(TIMEOUT, false);
+    assert_eq!(idle.handle(t0, Event::Quit), vec![Action::Show, Action::Exit]);
+}
+
+#[test]
+fn auto_allow_starts_without_asking() {
+    let mut m = Sharing::new(TIMEOUT, true);
+    let t0 = Instant::now();
+    let actions = m.handle(t0, Event::PeerJoined(sam()));
+    assert_eq!(actions, vec![Action::Show, Action::StartSession { view_only: false }]);
+    assert_eq!(m.next_deadline(), None);
+}

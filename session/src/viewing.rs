@@ -1,0 +1,287 @@
+//! The viewer's side of one session as a plain value.
+//!
+//! `Joining → Joined → Connecting → Connected → Ended(outcome)`. Server messages, the peer
+//! connection's answers and state changes, the user's hang-up and time go in through
+//! [`Viewing::handle`]; what to send, what to do with the peer connection and what to tell the
+//! user come out as [`Action`]s. The connect deadline is [`Viewing::next_deadline`]: the caller
+//! wakes up then and passes [`Event::Timeout`].
+//!
+//! The error policy is the browser page's (`signal/web/session.js`): a refusal, a consent
+//! timeout and a failed ICE end the session with an error; the person stopping, the viewer
+//! hanging up, the computer disconnecting and the server shutting down end it normally. Which
+//! ended sessions are joined again is [`Reconnect`]'s decision.
+
+mod report;
+#[cfg(test)]
+mod tests;
+
+use std::time::{Duration, Instant};
+
+use tether_proto::signal::{
+    Bye, ByeReason, Candidate, ClientMsg, IceCandidate, Join, Sdp, ServerMsg,
+};
+use tether_proto::{IceConfig, LocalIce, SessionCode};
+
+pub use report::{Outcome, PairText, Reconnect, Report};
+
+/// Remote candidates kept while no peer connection exists yet (they come before or with the
+/// offer). A real offer brings a handful; the rest of a flood is dropped.
+pub const EARLY_CANDIDATES: usize = 64;
+
+/// Where the session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// `join` sent, waiting for `joined`.
+    Joining,
+    /// Joined; the person at the computer is being asked.
+    Joined,
+    /// The offer came (the person allowed): answering and checking connectivity.
+    Connecting,
+    /// Media flows.
+    Connected,
+    /// Over; the last action was [`Action::End`].
+    Ended,
+}
+
+/// The state of the peer connection's transport, as the peer reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// Checking candidate pairs.
+    Connecting,
+    /// Connected (see [`Event::Connected`], which carries the pair).
+    Connected,
+    /// Consent checks failing; the agent restarts ICE.
+    Disconnected,
+    /// No pair works: the session ends.
+    Failed,
+    /// Closed.
+    Closed,
+}
+
+impl LinkState {
+    /// The name the `stats:` line shows as `ice=`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkState::Connecting => "connecting",
+            LinkState::Connected => "connected",
+            LinkState::Disconnected => "disconnected",
+            LinkState::Failed => "failed",
+            LinkState::Closed => "closed",
+        }
+    }
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A message from the signaling server.
+    Server(ServerMsg),
+    /// The peer connection answered the first offer, or a restart offer.
+    Answered(Sdp),
+    /// Answering an offer failed (unreadable SDP, no usable transport).
+    AnswerFailed(String),
+    /// The peer connection found a local candidate to trickle.
+    LocalCandidate(IceCandidate),
+    /// The transport changed state; `Connected` comes as [`Event::Connected`].
+    Link(LinkState),
+    /// The transport connected, over this pair if it is known.
+    Connected(Option<PairText>),
+    /// The user hung up (closed the window, pressed Ctrl-C, the run's time is up).
+    HangUp,
+    /// The connection to the signaling server broke.
+    SignalingLost(String),
+    /// [`Viewing::next_deadline`] has passed.
+    Timeout,
+}
+
+/// What the caller must do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send this to the signaling server.
+    Send(ClientMsg),
+    /// Tell the user (print the line, show it in the window).
+    Report(Report),
+    /// Make the peer connection with this ICE configuration and answer the offer; then pass
+    /// [`Event::Answered`] or [`Event::AnswerFailed`].
+    Answer {
+        /// Local servers and policy merged over the server's.
+        ice: IceConfig,
+        /// The agent's offer.
+        offer: Sdp,
+    },
+    /// Answer a restart offer on the live peer connection; then pass [`Event::Answered`] or
+    /// [`Event::AnswerFailed`].
+    Reanswer(Sdp),
+    /// Give this remote candidate to the peer connection.
+    AddCandidate(IceCandidate),
+    /// The session is over: close the peer connection and stop.
+    End(Outcome),
+}
+
+/// The viewer's session rules.
+#[derive(Debug)]
+pub struct Viewing {
+    code: SessionCode,
+    connect_timeout: Duration,
+    local_ice: LocalIce,
+    phase: Phase,
+    ice: IceConfig,
+    /// A peer connection exists (its first answer went out).
+    answered: bool,
+    early_candidates: Vec<IceCandidate>,
+    connect_by: Option<Instant>,
+    link: Option<LinkState>,
+}
+
+impl Viewing {
+    /// A session that joins `code`; if the offer has not connected within `connect_timeout`
+    /// it ends as ICE failed. `local_ice` is merged over the server's ICE settings.
+    pub fn new(code: SessionCode, connect_timeout: Duration, local_ice: LocalIce) -> Self {
+        Viewing {
+            code,
+            connect_timeout,
+            local_ice,
+            phase: Phase::Joining,
+            ice: IceConfig::default(),
+            answered: false,
+            early_candidates: Vec::new(),
+            connect_by: None,
+            link: None,
+        }
+    }
+
+    /// The first actions, once the caller has said hello: join and tell the user.
+    pub fn start(&self) -> Vec<Action> {
+        vec![
+            Action::Send(ClientMsg::Join(Join { code: self.code })),
+            Action::Report(Report::Joining(self.code)),
+        ]
+    }
+
+    /// Where the session is.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The transport's last state, as the `stats:` line's `ice=` shows it (`new` before any).
+    pub fn link_name(&self) -> &'static str {
+        self.link.map_or("new", LinkState::name)
+    }
+
+    /// When to pass [`Event::Timeout`]: the connect deadline, while connecting.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.connect_by.filter(|_| self.phase != Phase::Ended)
+    }
+
+    /// Feeds one event; returns what to do.
+    pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Action> {
+        if self.phase == Phase::Ended {
+            return Vec::new();
+        }
+        match event {
+            Event::Server(msg) => self.on_server(now, msg),
+            Event::Answered(sdp) => self.on_answered(sdp),
+            Event::AnswerFailed(why) => self.end(Outcome::Failed(why)),
+            Event::LocalCandidate(candidate) => {
+                vec![Action::Send(ClientMsg::Candidate(Candidate { candidate: Some(candidate) }))]
+            }
+            Event::Link(LinkState::Failed) => {
+                self.link = Some(LinkState::Failed);
+                self.fail_ice("the connectivity checks failed".to_owned())
+            }
+            Event::Link(state) => {
+                self.link = Some(state);
+                Vec::new()
+            }
+            Event::Connected(pair) => {
+                self.link = Some(LinkState::Connected);
+                self.connect_by = None;
+                self.phase = Phase::Connected;
+                vec![Action::Report(Report::Connected(pair))]
+            }
+            Event::HangUp => {
+                let mut actions = vec![bye(ByeReason::Hangup)];
+                actions.extend(self.end(Outcome::HungUp));
+                actions
+            }
+            Event::SignalingLost(why) => self.end(Outcome::SignalingLost(why)),
+            Event::Timeout => match self.connect_by {
+                Some(at) if now >= at => {
+                    let waited = self.connect_timeout;
+                    self.fail_ice(format!("not connected within {waited:?}"))
+                }
+                _ => Vec::new(),
+            },
+        }
+    }
+
+    fn on_server(&mut self, now: Instant, msg: ServerMsg) -> Vec<Action> {
+        match msg {
+            ServerMsg::Joined(joined) => {
+                self.ice = self.local_ice.apply(joined.ice);
+                if self.phase == Phase::Joining {
+                    self.phase = Phase::Joined;
+                }
+                vec![Action::Report(Report::Joined { agent_name: joined.agent_name })]
+            }
+            // A new offer on a live session is the agent's ICE restart.
+            ServerMsg::Offer(offer) if self.answered => vec![Action::Reanswer(offer)],
+            ServerMsg::Offer(offer) => {
+                self.phase = Phase::Connecting;
+                self.connect_by = Some(now + self.connect_timeout);
+                vec![
+                    Action::Report(Report::Connecting),
+                    Action::Answer { ice: self.ice.clone(), offer },
+                ]
+            }
+            ServerMsg::Candidate(Candidate { candidate: Some(candidate) }) if self.answered => {
+                vec![Action::AddCandidate(candidate)]
+            }
+            ServerMsg::Candidate(Candidate { candidate: Some(candidate) }) => {
+                if self.early_candidates.len() < EARLY_CANDIDATES {
+                    self.early_candidates.push(candidate);
+                }
+                Vec::new()
+            }
+            ServerMsg::Bye(bye) => self.end(Outcome::Bye(bye)),
+            ServerMsg::Error(error) => {
+                self.end(Outcome::ServerError { code: error.code, message: error.message })
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn on_answered(&mut self, sdp: Sdp) -> Vec<Action> {
+        let mut actions = vec![Action::Send(ClientMsg::Answer(sdp))];
+        if self.answered {
+            actions.push(Action::Report(Report::Reconnecting));
+            return actions;
+        }
+        self.answered = true;
+        actions.extend(self.early_candidates.drain(..).map(Action::AddCandidate));
+        actions
+    }
+
+    fn fail_ice(&mut self, detail: String) -> Vec<Action> {
+        let mut actions = vec![bye(ByeReason::IceFailed)];
+        actions.extend(self.end(Outcome::IceFailed(detail)));
+        actions
+    }
+
+    /// Ends the session: the `state: ended` line (for the outcomes that have one) and
+    /// [`Action::End`].
+    fn end(&mut self, outcome: Outcome) -> Vec<Action> {
+        self.phase = Phase::Ended;
+        self.connect_by = None;
+        let mut actions = Vec::new();
+        if outcome.has_line() {
+            actions.push(Action::Report(Report::Ended(outcome.clone())));
+        }
+        actions.push(Action::End(outcome));
+        actions
+    }
+}
+
+fn bye(reason: ByeReason) -> Action {
+    Action::Send(ClientMsg::Bye(Bye { reason, message: None }))
+}

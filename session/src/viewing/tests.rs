@@ -1,0 +1,275 @@
+use super::*;
+use tether_proto::signal::{ErrorMsg, Joined};
+use tether_proto::{ErrorCode, IceServer, TransportPolicy};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+fn code() -> SessionCode {
+    "482913075".parse().unwrap()
+}
+
+fn viewing() -> (Viewing, Instant) {
+    (Viewing::new(code(), TIMEOUT, LocalIce::default()), Instant::now())
+}
+
+fn joined(name: &str) -> Event {
+    Event::Server(ServerMsg::Joined(Joined { agent_name: name.into(), ice: IceConfig::default() }))
+}
+
+fn offer(sdp: &str) -> Event {
+    Event::Server(ServerMsg::Offer(Sdp { sdp: sdp.into() }))
+}
+
+fn candidate(text: &str) -> IceCandidate {
+    IceCandidate {
+        candidate: text.into(),
+        sdp_mid: Some("0".into()),
+        sdp_mline_index: Some(0),
+        username_fragment: None,
+    }
+}
+
+fn remote(text: &str) -> Event {
+    Event::Server(ServerMsg::Candidate(Candidate { candidate: Some(candidate(text)) }))
+}
+
+fn bye_event(reason: ByeReason) -> Event {
+    Event::Server(ServerMsg::Bye(Bye { reason, message: None }))
+}
+
+fn lines(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Report(report) => Some(report.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn outcome(actions: &[Action]) -> Option<&Outcome> {
+    actions.iter().find_map(|a| match a {
+        Action::End(outcome) => Some(outcome),
+        _ => None,
+    })
+}
+
+/// Joined and answered: the state of a live session.
+fn connected() -> (Viewing, Instant) {
+    let (mut v, t0) = viewing();
+    v.handle(t0, joined("desk"));
+    v.handle(t0, offer("o1"));
+    v.handle(t0, Event::Answered(Sdp { sdp: "a1".into() }));
+    v.handle(t0, Event::Connected(None));
+    (v, t0)
+}
+
+#[test]
+fn a_session_goes_from_join_to_connected_with_todays_lines() {
+    let (mut v, t0) = viewing();
+    let start = v.start();
+    assert_eq!(start[0], Action::Send(ClientMsg::Join(Join { code: code() })));
+    assert_eq!(lines(&start), ["state: joining 482 913 075"]);
+    assert_eq!(
+        lines(&v.handle(t0, joined("desk"))),
+        ["state: joined \"desk\"; waiting for the person there to allow"]
+    );
+    assert_eq!(v.phase(), Phase::Joined);
+    let acts = v.handle(t0, offer("o1"));
+    assert_eq!(lines(&acts), ["state: connecting"]);
+    assert!(matches!(&acts[1], Action::Answer { offer, .. } if offer.sdp == "o1"));
+    assert_eq!(v.phase(), Phase::Connecting);
+    let acts = v.handle(t0, Event::Answered(Sdp { sdp: "a1".into() }));
+    assert_eq!(acts, [Action::Send(ClientMsg::Answer(Sdp { sdp: "a1".into() }))]);
+    let pair = PairText { description: "host a -> host b".into(), kinds: "host/host".into() };
+    let acts = v.handle(t0, Event::Connected(Some(pair)));
+    assert_eq!(lines(&acts), ["state: connected (host a -> host b, pair=host/host)"]);
+    assert_eq!(v.phase(), Phase::Connected);
+    assert_eq!(v.link_name(), "connected");
+    assert_eq!(v.next_deadline(), None, "connected disarms the deadline");
+}
+
+#[test]
+fn the_servers_ice_is_merged_under_the_local_settings() {
+    let local = LocalIce { ice_servers: vec![IceServer::stun("stun:l:3478")], relay_only: true };
+    let mut v = Viewing::new(code(), TIMEOUT, local);
+    let t0 = Instant::now();
+    let server =
+        IceConfig { ice_servers: vec![IceServer::stun("stun:s:3478")], ..Default::default() };
+    v.handle(t0, Event::Server(ServerMsg::Joined(Joined { agent_name: "x".into(), ice: server })));
+    let acts = v.handle(t0, offer("o"));
+    let Some(Action::Answer { ice, .. }) = acts.get(1) else { panic!("{acts:?}") };
+    assert_eq!(ice.ice_transport_policy, TransportPolicy::Relay);
+    let urls: Vec<_> = ice.ice_servers.iter().flat_map(|s| s.urls.clone()).collect();
+    assert_eq!(urls, ["stun:l:3478", "stun:s:3478"]);
+}
+
+#[test]
+fn candidates_before_the_answer_wait_and_then_go_in_order() {
+    let (mut v, t0) = viewing();
+    v.handle(t0, joined("desk"));
+    assert!(v.handle(t0, remote("c1")).is_empty());
+    v.handle(t0, offer("o1"));
+    assert!(v.handle(t0, remote("c2")).is_empty(), "still answering");
+    let acts = v.handle(t0, Event::Answered(Sdp { sdp: "a1".into() }));
+    assert_eq!(
+        acts[1..],
+        [Action::AddCandidate(candidate("c1")), Action::AddCandidate(candidate("c2"))]
+    );
+    assert_eq!(v.handle(t0, remote("c3")), [Action::AddCandidate(candidate("c3"))]);
+    let end_of_candidates = Event::Server(ServerMsg::Candidate(Candidate { candidate: None }));
+    assert!(v.handle(t0, end_of_candidates).is_empty());
+}
+
+#[test]
+fn a_flood_of_early_candidates_is_bounded() {
+    let (mut v, t0) = viewing();
+    for i in 0..10_000 {
+        v.handle(t0, remote(&format!("c{i}")));
+    }
+    v.handle(t0, offer("o"));
+    let acts = v.handle(t0, Event::Answered(Sdp { sdp: "a".into() }));
+    let added = acts.iter().filter(|a| matches!(a, Action::AddCandidate(_))).count();
+    assert_eq!(added, EARLY_CANDIDATES);
+}
+
+#[test]
+fn a_second_offer_is_an_ice_restart_answered_on_the_same_connection() {
+    let (mut v, t0) = connected();
+    assert_eq!(v.handle(t0, offer("o2")), [Action::Reanswer(Sdp { sdp: "o2".into() })]);
+    let acts = v.handle(t0, Event::Answered(Sdp { sdp: "a2".into() }));
+    assert_eq!(acts[0], Action::Send(ClientMsg::Answer(Sdp { sdp: "a2".into() })));
+    assert_eq!(lines(&acts), ["state: reconnecting (ICE restart)"]);
+    assert_eq!(v.phase(), Phase::Connected);
+    v.handle(t0, Event::Link(LinkState::Disconnected));
+    assert_eq!(v.link_name(), "disconnected");
+}
+
+#[test]
+fn not_connecting_in_time_is_ice_failed() {
+    let (mut v, t0) = viewing();
+    v.handle(t0, joined("desk"));
+    assert_eq!(v.next_deadline(), None, "waiting for consent has no deadline");
+    v.handle(t0, offer("o"));
+    assert_eq!(v.next_deadline(), Some(t0 + TIMEOUT));
+    assert!(v.handle(t0 + TIMEOUT / 2, Event::Timeout).is_empty(), "early wake-up");
+    let acts = v.handle(t0 + TIMEOUT, Event::Timeout);
+    assert_eq!(
+        acts[0],
+        Action::Send(ClientMsg::Bye(Bye { reason: ByeReason::IceFailed, message: None }))
+    );
+    assert_eq!(
+        lines(&acts),
+        [
+            "state: ended (no network path to the computer could be found (ICE failed: not connected within 20s))"
+        ]
+    );
+    assert!(outcome(&acts).unwrap().is_error());
+    assert_eq!(v.phase(), Phase::Ended);
+    assert!(v.handle(t0 + TIMEOUT, remote("late")).is_empty(), "nothing after the end");
+}
+
+#[test]
+fn failed_checks_end_the_session_with_a_bye() {
+    let (mut v, t0) = connected();
+    let acts = v.handle(t0, Event::Link(LinkState::Failed));
+    assert_eq!(
+        acts[0],
+        Action::Send(ClientMsg::Bye(Bye { reason: ByeReason::IceFailed, message: None }))
+    );
+    assert_eq!(
+        lines(&acts),
+        [
+            "state: ended (no network path to the computer could be found (ICE failed: the connectivity checks failed))"
+        ]
+    );
+}
+
+#[test]
+fn the_error_policy_matches_the_page() {
+    let cases = [
+        (ByeReason::Denied, "state: ended (the person declined)", true, true),
+        (ByeReason::ConsentTimeout, "state: ended (nobody answered the request)", true, true),
+        (ByeReason::IceFailed, "state: ended (no network path could be found)", true, false),
+        (ByeReason::Stopped, "state: ended (the person stopped sharing)", false, true),
+        (ByeReason::PeerLeft, "state: ended (the computer disconnected)", false, false),
+        (ByeReason::ServerShutdown, "state: ended (the signaling server shut down)", false, false),
+        (ByeReason::Hangup, "state: ended (the viewer hung up)", false, true),
+    ];
+    for (reason, line, error, deliberate) in cases {
+        let (mut v, t0) = connected();
+        let acts = v.handle(t0, bye_event(reason));
+        assert_eq!(lines(&acts), [line]);
+        let outcome = outcome(&acts).unwrap();
+        assert_eq!(outcome.is_error(), error, "{reason:?}");
+        assert_eq!(outcome.is_deliberate(), deliberate, "{reason:?}");
+    }
+    let (mut v, t0) = viewing();
+    let message = Some("gone fishing".to_owned());
+    let acts =
+        v.handle(t0, Event::Server(ServerMsg::Bye(Bye { reason: ByeReason::Stopped, message })));
+    assert_eq!(lines(&acts), ["state: ended (the person stopped sharing: gone fishing)"]);
+}
+
+#[test]
+fn server_errors_end_the_session_without_a_state_line() {
+    let (mut v, t0) = viewing();
+    let error = ErrorMsg::new(ErrorCode::UnknownCode, "no computer has that code");
+    let acts = v.handle(t0, Event::Server(ServerMsg::Error(error)));
+    assert!(lines(&acts).is_empty());
+    let outcome = outcome(&acts).unwrap();
+    assert!(outcome.is_error() && !outcome.is_deliberate());
+    assert_eq!(outcome.to_string(), "no computer has that code (unknown_code)");
+    assert_eq!(v.phase(), Phase::Ended);
+}
+
+#[test]
+fn hanging_up_says_bye_and_ends_normally() {
+    let (mut v, t0) = connected();
+    let acts = v.handle(t0, Event::HangUp);
+    assert_eq!(
+        acts[0],
+        Action::Send(ClientMsg::Bye(Bye { reason: ByeReason::Hangup, message: None }))
+    );
+    assert_eq!(lines(&acts), ["state: ended (hung up)"]);
+    assert_eq!(outcome(&acts), Some(&Outcome::HungUp));
+    assert!(!Outcome::HungUp.is_error());
+}
+
+#[test]
+fn answering_failures_and_a_lost_server_are_errors() {
+    let (mut v, t0) = viewing();
+    v.handle(t0, offer("garbage"));
+    let acts = v.handle(t0, Event::AnswerFailed("the offer is not valid SDP".into()));
+    assert_eq!(outcome(&acts), Some(&Outcome::Failed("the offer is not valid SDP".into())));
+    let (mut v, t0) = connected();
+    let acts = v.handle(t0, Event::SignalingLost("reset by peer".into()));
+    assert_eq!(outcome(&acts).unwrap().to_string(), "signaling connection lost: reset by peer");
+    assert!(outcome(&acts).unwrap().is_error());
+}
+
+#[test]
+fn local_candidates_are_trickled() {
+    let (mut v, t0) = connected();
+    assert_eq!(
+        v.handle(t0, Event::LocalCandidate(candidate("l1"))),
+        [Action::Send(ClientMsg::Candidate(Candidate { candidate: Some(candidate("l1")) }))]
+    );
+}
+
+#[test]
+fn only_cut_off_sessions_are_joined_again_a_few_times() {
+    let peer_left = Outcome::Bye(Bye { reason: ByeReason::PeerLeft, message: None });
+    let stopped = Outcome::Bye(Bye { reason: ByeReason::Stopped, message: None });
+    let wrong_code = Outcome::ServerError { code: ErrorCode::UnknownCode, message: "no".into() };
+    assert_eq!(Reconnect::default().after(true, &peer_left), Some(Reconnect::AFTER));
+    assert_eq!(Reconnect::default().after(true, &stopped), None);
+    assert_eq!(Reconnect::default().after(true, &Outcome::HungUp), None);
+    assert_eq!(Reconnect::default().after(false, &wrong_code), None, "a wrong code stays wrong");
+    let mut retry = Reconnect::default();
+    assert!(retry.after(true, &peer_left).is_some());
+    // The agent is gone for good: each new join fails without connecting.
+    let retries = (0..10).take_while(|_| retry.after(false, &wrong_code).is_some()).count();
+    assert_eq!(retries as u32, Reconnect::TRIES - 1);
+    assert_eq!(Report::Retrying(Reconnect::AFTER).to_string(), "state: reconnecting in 2s");
+}
