@@ -1,28 +1,45 @@
-//! The browser viewer: three static files compiled into the binary and served at `/`, so the
-//! signaling server (and the agent's embedded one) needs nothing beside it.
+//! The browser viewer: its page, style and ES modules compiled into the binary and served at
+//! `/`, so the signaling server (and the agent's embedded one) needs nothing beside it. Only
+//! the files named here are served: not `web/test/` (the modules' unit tests, run by
+//! `node --test signal/web/test/`) nor `web/package.json`.
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-/// Only our own script, style and WebSocket; no inline code, no frames, no plugins.
+/// Only our own scripts, style and WebSocket; no inline code, no frames, no plugins. Module
+/// scripts and their imports from this origin are `'self'`.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self'; img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; \
      base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const INDEX_HTML: &str = include_str!("../web/index.html");
-const APP_JS: &str = include_str!("../web/app.js");
 const STYLE_CSS: &str = include_str!("../web/style.css");
+
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+
+/// The page's ES modules by URL path: `main.js` is the entry (index.html) and imports the rest.
+const MODULES: [(&str, &str); 6] = [
+    ("/main.js", include_str!("../web/main.js")),
+    ("/protocol.js", include_str!("../web/protocol.js")),
+    ("/session.js", include_str!("../web/session.js")),
+    ("/stats.js", include_str!("../web/stats.js")),
+    ("/view.js", include_str!("../web/view.js")),
+    ("/input.js", include_str!("../web/input.js")),
+];
 
 /// The routes of the browser viewer, to merge into the server's router.
 pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
+    let mut router = Router::new()
         .route("/", get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }))
-        .route("/app.js", get(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }))
         .route("/style.css", get(|| async { asset(STYLE_CSS, "text/css; charset=utf-8") }))
         // Browsers ask for it on their own; nothing to show, and no 404 in the console.
-        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }));
+    for (path, source) in MODULES {
+        router = router.route(path, get(move || async move { asset(source, JAVASCRIPT) }));
+    }
+    router
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {

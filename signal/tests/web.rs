@@ -1,6 +1,9 @@
-//! The browser viewer's files are served from the binary, with their types and a strict CSP.
+//! The browser viewer's files are served from the binary, with their types and a strict CSP:
+//! the page, its style and every ES module of `signal/web/`, and nothing else from there.
 
 mod common;
+
+use std::path::{Path, PathBuf};
 
 use common::TestServer;
 
@@ -12,21 +15,46 @@ fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+fn body(response: &str) -> &str {
+    response.split_once("\r\n\r\n").map_or("", |(_, body)| body)
+}
+
+fn web_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("web")
+}
+
+/// The page's modules: every `.js` file directly in `signal/web/`, by name.
+fn module_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(web_dir())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".js"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The same headers on every file of the page.
+fn assert_served(response: &str, path: &str, content_type: &str) {
+    assert!(response.starts_with("HTTP/1.1 200"), "{path}: {response}");
+    assert_eq!(header(response, "content-type"), Some(content_type), "{path}");
+    assert_eq!(header(response, "x-content-type-options"), Some("nosniff"), "{path}");
+    assert_eq!(header(response, "referrer-policy"), Some("no-referrer"), "{path}");
+    assert_eq!(header(response, "cache-control"), Some("no-cache"), "{path}");
+    let csp = header(response, "content-security-policy").expect("a CSP");
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe"), "{csp}");
+}
+
 #[tokio::test]
 async fn the_page_and_its_files_are_served_with_types_and_a_strict_policy() {
     let server = TestServer::default().await;
     for (path, content_type, marker) in [
         ("/", "text/html; charset=utf-8", "<form id=\"join-form\""),
-        ("/app.js", "text/javascript; charset=utf-8", "function signalingUrl"),
         ("/style.css", "text/css; charset=utf-8", "#video"),
     ] {
         let response = server.get(path).await;
-        assert!(response.starts_with("HTTP/1.1 200"), "{path}: {response}");
-        assert_eq!(header(&response, "content-type"), Some(content_type), "{path}");
-        assert_eq!(header(&response, "x-content-type-options"), Some("nosniff"), "{path}");
-        let csp = header(&response, "content-security-policy").expect("a CSP");
-        assert!(csp.starts_with("default-src 'none'"), "{csp}");
-        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe"), "{csp}");
+        assert_served(&response, path, content_type);
         assert!(response.contains(marker), "{path} has its content");
     }
     assert!(server.get("/nothing-here").await.starts_with("HTTP/1.1 404"));
@@ -34,10 +62,52 @@ async fn the_page_and_its_files_are_served_with_types_and_a_strict_policy() {
 }
 
 #[tokio::test]
-async fn the_page_has_no_inline_script_or_style() {
+async fn every_module_is_served_as_javascript_exactly_as_written() {
+    let names = module_names();
+    for expected in ["main.js", "protocol.js", "session.js", "view.js", "input.js"] {
+        assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+    }
+    let server = TestServer::default().await;
+    for name in &names {
+        let path = format!("/{name}");
+        let response = server.get(&path).await;
+        assert_served(&response, &path, "text/javascript; charset=utf-8");
+        let source = std::fs::read_to_string(web_dir().join(name)).unwrap();
+        assert_eq!(body(&response), source, "{path} is the file");
+        // Every module it imports is one of the served ones.
+        for import in source.split(" from './").skip(1) {
+            let imported = import.split('\'').next().unwrap_or_default();
+            assert!(names.iter().any(|n| n == imported), "{name} imports {imported}: not served");
+        }
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_page_loads_its_entry_as_a_module_and_nothing_inline() {
     let server = TestServer::default().await;
     let page = server.get("/").await;
+    assert!(page.contains("<script type=\"module\" src=\"main.js\"></script>"), "{page}");
+    assert_eq!(page.matches("<script").count(), 1, "one entry; it imports the rest");
     assert!(!page.contains("<script>") && !page.contains(" style=") && !page.contains("<style"));
     assert!(!page.contains("onclick="), "no inline handlers: the CSP would block them");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_unit_tests_and_package_file_are_not_served() {
+    let tests: Vec<String> = std::fs::read_dir(web_dir().join("test"))
+        .expect("signal/web/test/")
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(!tests.is_empty());
+    let server = TestServer::default().await;
+    let mut paths: Vec<String> = tests.iter().map(|name| format!("/test/{name}")).collect();
+    paths.extend(tests.iter().map(|name| format!("/{name}")));
+    paths.extend(["/test/".into(), "/package.json".into()]);
+    for path in paths {
+        let response = server.get(&path).await;
+        assert!(response.starts_with("HTTP/1.1 404"), "{path}: {response}");
+    }
     server.shutdown().await;
 }
