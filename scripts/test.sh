@@ -8,6 +8,9 @@ scripts/deps.sh test
 echo "== npm ci (playwright-core for the browser viewer test; it downloads no browser)"
 npm ci --prefix e2e/browser --no-audit --no-fund --loglevel=error
 
+echo "== node --test (the browser viewer's modules)"
+node --test signal/web/test/
+
 # One build cache for every checkout on this machine (CI tests a fresh clone elsewhere): a cold
 # build of webrtc-rs and openh264 takes minutes on two cores, a warm one seconds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tether/target}"

@@ -79,6 +79,12 @@ impl ErrorCode {
     pub fn counts_as_failed_join(&self) -> bool {
         matches!(self, ErrorCode::UnknownCode | ErrorCode::Expired | ErrorCode::Busy)
     }
+
+    /// Whether the server closes the connection after sending this error
+    /// (`docs/protocol.md`): a session cannot go on after it.
+    pub fn closes_connection(&self) -> bool {
+        matches!(self, ErrorCode::SlowConsumer | ErrorCode::Version | ErrorCode::Full)
+    }
 }
 
 impl fmt::Display for ErrorCode {

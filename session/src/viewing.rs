@@ -6,10 +6,13 @@
 //! user come out as [`Action`]s. The connect deadline is [`Viewing::next_deadline`]: the caller
 //! wakes up then and passes [`Event::Timeout`].
 //!
-//! The error policy is the browser page's (`signal/web/session.js`): a refusal, a consent
-//! timeout and a failed ICE end the session with an error; the person stopping, the viewer
-//! hanging up, the computer disconnecting and the server shutting down end it normally. Which
-//! ended sessions are joined again is [`Reconnect`]'s decision.
+//! The error policy is the browser page's (`signal/web/session.js`): every `bye` ends the
+//! session, and a refusal, a consent timeout and a failed ICE end it with an error (the person
+//! stopping, the viewer hanging up, the computer disconnecting and the server shutting down end
+//! it normally); a server `error` ends it before the offer, and afterwards only if the server
+//! closes the connection after it (the rest are logged by the caller and ignored); no `joined`
+//! within [`JOIN_TIMEOUT`] ends it. Which ended sessions are joined again is [`Reconnect`]'s
+//! decision.
 
 mod report;
 #[cfg(test)]
@@ -23,6 +26,9 @@ use tether_proto::signal::{
 use tether_proto::{IceConfig, LocalIce, SessionCode};
 
 pub use report::{Outcome, PairText, Reconnect, Report};
+
+/// How long `join` may go unanswered (the page's `JOIN_TIMEOUT_MS`).
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Remote candidates kept while no peer connection exists yet (they come before or with the
 /// offer). A real offer brings a handful; the rest of a flood is dropped.
@@ -129,6 +135,9 @@ pub struct Viewing {
     /// A peer connection exists (its first answer went out).
     answered: bool,
     early_candidates: Vec<IceCandidate>,
+    /// Armed by [`Viewing::start`], disarmed by `joined`.
+    join_by: Option<Instant>,
+    /// Armed by the first offer, disarmed by [`Event::Connected`].
     connect_by: Option<Instant>,
     link: Option<LinkState>,
 }
@@ -145,13 +154,15 @@ impl Viewing {
             ice: IceConfig::default(),
             answered: false,
             early_candidates: Vec::new(),
+            join_by: None,
             connect_by: None,
             link: None,
         }
     }
 
     /// The first actions, once the caller has said hello: join and tell the user.
-    pub fn start(&self) -> Vec<Action> {
+    pub fn start(&mut self, now: Instant) -> Vec<Action> {
+        self.join_by = Some(now + JOIN_TIMEOUT);
         vec![
             Action::Send(ClientMsg::Join(Join { code: self.code })),
             Action::Report(Report::Joining(self.code)),
@@ -168,9 +179,13 @@ impl Viewing {
         self.link.map_or("new", LinkState::name)
     }
 
-    /// When to pass [`Event::Timeout`]: the connect deadline, while connecting.
+    /// When to pass [`Event::Timeout`]: the join deadline until `joined`, the connect
+    /// deadline while connecting.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.connect_by.filter(|_| self.phase != Phase::Ended)
+        match self.phase {
+            Phase::Ended => None,
+            _ => self.join_by.or(self.connect_by),
+        }
     }
 
     /// Feeds one event; returns what to do.
@@ -181,7 +196,12 @@ impl Viewing {
         match event {
             Event::Server(msg) => self.on_server(now, msg),
             Event::Answered(sdp) => self.on_answered(sdp),
-            Event::AnswerFailed(why) => self.end(Outcome::Failed(why)),
+            Event::AnswerFailed(why) => {
+                // The agent would otherwise wait for an answer until its own deadline.
+                let mut actions = vec![bye(ByeReason::Hangup)];
+                actions.extend(self.end(Outcome::Failed(why)));
+                actions
+            }
             Event::LocalCandidate(candidate) => {
                 vec![Action::Send(ClientMsg::Candidate(Candidate { candidate: Some(candidate) }))]
             }
@@ -205,8 +225,9 @@ impl Viewing {
                 actions
             }
             Event::SignalingLost(why) => self.end(Outcome::SignalingLost(why)),
-            Event::Timeout => match self.connect_by {
-                Some(at) if now >= at => {
+            Event::Timeout => match (self.join_by, self.connect_by) {
+                (Some(at), _) if now >= at => self.end(Outcome::JoinTimeout),
+                (None, Some(at)) if now >= at => {
                     let waited = self.connect_timeout;
                     self.fail_ice(format!("not connected within {waited:?}"))
                 }
@@ -219,6 +240,7 @@ impl Viewing {
         match msg {
             ServerMsg::Joined(joined) => {
                 self.ice = self.local_ice.apply(joined.ice);
+                self.join_by = None;
                 if self.phase == Phase::Joining {
                     self.phase = Phase::Joined;
                 }
@@ -244,7 +266,9 @@ impl Viewing {
                 Vec::new()
             }
             ServerMsg::Bye(bye) => self.end(Outcome::Bye(bye)),
-            ServerMsg::Error(error) => {
+            // Before the offer an error is the answer to the join (a wrong code, a full
+            // server); afterwards it is about one message, unless the server hangs up after it.
+            ServerMsg::Error(error) if !self.answered || error.code.closes_connection() => {
                 self.end(Outcome::ServerError { code: error.code, message: error.message })
             }
             _ => Vec::new(),
@@ -272,6 +296,7 @@ impl Viewing {
     /// [`Action::End`].
     fn end(&mut self, outcome: Outcome) -> Vec<Action> {
         self.phase = Phase::Ended;
+        self.join_by = None;
         self.connect_by = None;
         let mut actions = Vec::new();
         if outcome.has_line() {

@@ -17,7 +17,7 @@ use tether_media::rtc::{
     settled_pair,
 };
 use tether_proto::input::{INPUT_CHANNEL, InputMsg};
-use tether_proto::signal::{IceCandidate, Role, Sdp};
+use tether_proto::signal::{IceCandidate, Role, Sdp, ServerMsg};
 use tether_proto::{IceConfig, LocalIce, SessionCode};
 use tether_session::viewing::{Action, Event, LinkState, Outcome, PairText, Report, Viewing};
 use tether_signal_client::client::{ClientOptions, SignalClient, SignalSender};
@@ -106,7 +106,7 @@ pub async fn run(
     let mut stats_tick = tokio::time::interval(STATS_EVERY);
     let ending = sleep_until_some(settings.duration.map(|d| tokio::time::Instant::now() + d));
     tokio::pin!(ending);
-    let mut actions: VecDeque<Action> = viewing.start().into();
+    let mut actions: VecDeque<Action> = viewing.start(Instant::now()).into();
     let outcome = 'session: loop {
         while let Some(action) = actions.pop_front() {
             if let Action::End(outcome) = action {
@@ -129,6 +129,11 @@ pub async fn run(
                 None => Event::HangUp,
             },
             msg = rx.recv() => match msg {
+                Ok(ServerMsg::Error(error)) => {
+                    // Ended on, or ignored if it is about one message of a live session.
+                    tracing::warn!(code = %error.code, "server: {}", error.message);
+                    Event::Server(ServerMsg::Error(error))
+                }
                 Ok(msg) => Event::Server(msg),
                 Err(err) => Event::SignalingLost(format!("{:#}", anyhow::Error::new(err))),
             },

@@ -75,6 +75,8 @@ pub enum Outcome {
         /// The server's sentence for people.
         message: String,
     },
+    /// The server did not answer the join in time.
+    JoinTimeout,
     /// The connection to the signaling server broke.
     SignalingLost(String),
     /// This side could not go on (e.g. the offer could not be answered).
@@ -92,6 +94,7 @@ impl Outcome {
             ),
             Outcome::IceFailed(_)
             | Outcome::ServerError { .. }
+            | Outcome::JoinTimeout
             | Outcome::SignalingLost(_)
             | Outcome::Failed(_) => true,
         }
@@ -135,6 +138,9 @@ impl fmt::Display for Outcome {
                 write!(f, "no network path to the computer could be found (ICE failed: {detail})")
             }
             Outcome::ServerError { code, message } => write!(f, "{message} ({code})"),
+            Outcome::JoinTimeout => {
+                f.write_str("the server did not answer in time; try again in a moment")
+            }
             Outcome::SignalingLost(why) => write!(f, "signaling connection lost: {why}"),
             Outcome::Failed(why) => f.write_str(why),
         }

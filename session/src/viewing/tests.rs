@@ -9,7 +9,10 @@ fn code() -> SessionCode {
 }
 
 fn viewing() -> (Viewing, Instant) {
-    (Viewing::new(code(), TIMEOUT, LocalIce::default()), Instant::now())
+    let mut v = Viewing::new(code(), TIMEOUT, LocalIce::default());
+    let t0 = Instant::now();
+    v.start(t0);
+    (v, t0)
 }
 
 fn joined(name: &str) -> Event {
@@ -67,7 +70,7 @@ fn connected() -> (Viewing, Instant) {
 #[test]
 fn a_session_goes_from_join_to_connected_with_todays_lines() {
     let (mut v, t0) = viewing();
-    let start = v.start();
+    let start = v.start(t0);
     assert_eq!(start[0], Action::Send(ClientMsg::Join(Join { code: code() })));
     assert_eq!(lines(&start), ["state: joining 482 913 075"]);
     assert_eq!(
@@ -94,6 +97,7 @@ fn the_servers_ice_is_merged_under_the_local_settings() {
     let local = LocalIce { ice_servers: vec![IceServer::stun("stun:l:3478")], relay_only: true };
     let mut v = Viewing::new(code(), TIMEOUT, local);
     let t0 = Instant::now();
+    v.start(t0);
     let server =
         IceConfig { ice_servers: vec![IceServer::stun("stun:s:3478")], ..Default::default() };
     v.handle(t0, Event::Server(ServerMsg::Joined(Joined { agent_name: "x".into(), ice: server })));
@@ -148,6 +152,7 @@ fn a_second_offer_is_an_ice_restart_answered_on_the_same_connection() {
 #[test]
 fn not_connecting_in_time_is_ice_failed() {
     let (mut v, t0) = viewing();
+    assert_eq!(v.next_deadline(), Some(t0 + JOIN_TIMEOUT));
     v.handle(t0, joined("desk"));
     assert_eq!(v.next_deadline(), None, "waiting for consent has no deadline");
     v.handle(t0, offer("o"));
@@ -241,6 +246,10 @@ fn answering_failures_and_a_lost_server_are_errors() {
     let (mut v, t0) = viewing();
     v.handle(t0, offer("garbage"));
     let acts = v.handle(t0, Event::AnswerFailed("the offer is not valid SDP".into()));
+    assert_eq!(
+        acts[0],
+        Action::Send(ClientMsg::Bye(Bye { reason: ByeReason::Hangup, message: None }))
+    );
     assert_eq!(outcome(&acts), Some(&Outcome::Failed("the offer is not valid SDP".into())));
     let (mut v, t0) = connected();
     let acts = v.handle(t0, Event::SignalingLost("reset by peer".into()));
@@ -272,4 +281,28 @@ fn only_cut_off_sessions_are_joined_again_a_few_times() {
     let retries = (0..10).take_while(|_| retry.after(false, &wrong_code).is_some()).count();
     assert_eq!(retries as u32, Reconnect::TRIES - 1);
     assert_eq!(Report::Retrying(Reconnect::AFTER).to_string(), "state: reconnecting in 2s");
+}
+
+#[test]
+fn an_unanswered_join_times_out() {
+    let (mut v, t0) = viewing();
+    assert!(v.handle(t0 + JOIN_TIMEOUT / 2, Event::Timeout).is_empty());
+    let acts = v.handle(t0 + JOIN_TIMEOUT, Event::Timeout);
+    assert!(lines(&acts).is_empty(), "no state line, as for other server failures");
+    assert_eq!(outcome(&acts), Some(&Outcome::JoinTimeout));
+    assert!(Outcome::JoinTimeout.is_error());
+}
+
+#[test]
+fn errors_about_one_message_do_not_end_a_live_session() {
+    let (mut v, t0) = connected();
+    let bad_state = ErrorMsg::new(ErrorCode::BadState, "not now");
+    assert!(v.handle(t0, Event::Server(ServerMsg::Error(bad_state))).is_empty());
+    assert_eq!(v.phase(), Phase::Connected);
+    let slow = ErrorMsg::new(ErrorCode::SlowConsumer, "too slow");
+    let acts = v.handle(t0, Event::Server(ServerMsg::Error(slow)));
+    assert!(matches!(
+        outcome(&acts),
+        Some(Outcome::ServerError { code: ErrorCode::SlowConsumer, .. })
+    ));
 }
