@@ -16,10 +16,6 @@ pub const MAX_WIDTH: u32 = 3840;
 /// See [`MAX_WIDTH`].
 pub const MAX_HEIGHT: u32 = 2160;
 
-/// A bitrate change smaller than this fraction of the running bitrate is ignored: applying one
-/// rebuilds the encoder and costs a keyframe.
-const BITRATE_HYSTERESIS: f64 = 0.15;
-
 /// openh264 needs room for one worst-case macroblock (400 bytes) plus NAL overhead per slice.
 const MIN_SLICE_BYTES: u32 = 500;
 /// openh264's limit for a fixed slice count (`MAX_SLICES_NUM_TMP` is 35; keep a margin).
@@ -118,8 +114,12 @@ pub trait VideoEncoder: Send {
         force_keyframe: bool,
     ) -> Result<Option<EncodedFrame>, EncodeError>;
 
-    /// Changes the target bitrate (e.g. from the congestion controller's estimate).
+    /// Changes the target bitrate (e.g. from the congestion controller's estimate), without
+    /// a keyframe.
     fn set_bitrate(&mut self, bps: u32) -> Result<(), EncodeError>;
+
+    /// Changes the frame rate the rate control budgets for (frames may still come slower).
+    fn set_frame_rate(&mut self, fps: f32) -> Result<(), EncodeError>;
 }
 
 /// openh264 as a [`VideoEncoder`]: constrained baseline, no periodic IDR (keyframes come on
@@ -280,24 +280,34 @@ impl VideoEncoder for H264Encoder {
         result
     }
 
-    /// openh264 has no safe runtime bitrate setter (only an unsafe raw option, and this crate
-    /// forbids unsafe code), so a change rebuilds the encoder before the next frame, which then
-    /// is an IDR. Changes under 15 % of the running bitrate are therefore ignored.
+    /// In place through openh264's `ENCODER_OPTION_BITRATE` (see `raw_options`): the next
+    /// picture is a P frame. Only if openh264 refuses (a rate beyond the level it chose) is the
+    /// encoder rebuilt, at the cost of an IDR.
     fn set_bitrate(&mut self, bps: u32) -> Result<(), EncodeError> {
         if bps == 0 {
             return Err(EncodeError::Settings("bitrate must be positive"));
         }
-        let current = f64::from(self.settings.bitrate_bps);
-        if (f64::from(bps) - current).abs() <= current * BITRATE_HYSTERESIS {
-            return Ok(());
-        }
-        tracing::debug!(
-            from = self.settings.bitrate_bps,
-            to = bps,
-            "encoder bitrate change, next frame is an IDR"
-        );
         self.settings.bitrate_bps = bps;
-        self.encoder = None;
+        if let Some(encoder) = &mut self.encoder {
+            if let Err(err) = raw_options::set_bitrate(encoder, bps) {
+                tracing::warn!(%err, bps, "openh264 refused the bitrate in place; rebuilding (IDR)");
+                self.encoder = None;
+            }
+        }
+        Ok(())
+    }
+
+    fn set_frame_rate(&mut self, fps: f32) -> Result<(), EncodeError> {
+        if !(fps.is_finite() && (1.0..=240.0).contains(&fps)) {
+            return Err(EncodeError::Settings("max_fps must be within 1..=240"));
+        }
+        self.settings.max_fps = fps;
+        if let Some(encoder) = &mut self.encoder {
+            if let Err(err) = raw_options::set_frame_rate(encoder, fps) {
+                tracing::warn!(%err, fps, "openh264 refused the frame rate in place; rebuilding");
+                self.encoder = None;
+            }
+        }
         Ok(())
     }
 }

@@ -17,13 +17,23 @@
 //!   context (`WelsEncoderParamAdjust`: uninit, init): the next picture is an IDR. The crate
 //!   holds nothing that depends on the old context (its `SFrameBSInfo` is refilled by every
 //!   `EncodeFrame`), so its `Encoder` stays valid.
+//! - `SetOption(ENCODER_OPTION_BITRATE)` reads one `SBitrateInfo` (layer, bits per second),
+//!   clips the rate to openh264's range, stores it as the target and re-divides it over the
+//!   spatial layers (`WelsEncoderApplyBitRate`); its rate control notices the new target on the
+//!   next picture (`RcUpdateBitrateFps`). No context rebuild, no IDR. It fails (reported) if the
+//!   rate exceeds the level's maximum that openh264 chose at init.
+//! - `SetOption(ENCODER_OPTION_FRAME_RATE)` reads one `float`, clips it and re-derives the
+//!   per-layer frame rates; likewise no rebuild.
 //! - The crate documents `raw_api` as unsafe only because one may set parameters it relies on:
 //!   it relies on the picture size (unchanged here) and on single-layer output (unchanged).
 
 #![allow(unsafe_code)]
 
 use openh264::encoder::Encoder;
-use openh264_sys2::{ENCODER_OPTION_SVC_ENCODE_PARAM_EXT, SEncParamExt, SM_FIXEDSLCNUM_SLICE};
+use openh264_sys2::{
+    ENCODER_OPTION_BITRATE, ENCODER_OPTION_FRAME_RATE, ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
+    SBitrateInfo, SEncParamExt, SM_FIXEDSLCNUM_SLICE, SPATIAL_LAYER_ALL,
+};
 
 /// What [`apply`] changes in an initialised encoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +63,28 @@ pub(crate) fn apply(encoder: &mut Encoder, options: RawOptions) -> Result<(), op
         encoder.raw_api().set_option(ENCODER_OPTION_SVC_ENCODE_PARAM_EXT, (&raw mut params).cast())
     };
     check(set, "SetOption(SVC_ENCODE_PARAM_EXT)")
+}
+
+/// Changes the target bitrate of an initialised encoder in place: the next picture is not an
+/// IDR.
+pub(crate) fn set_bitrate(encoder: &mut Encoder, bps: u32) -> Result<(), openh264::Error> {
+    let bitrate = i32::try_from(bps).unwrap_or(i32::MAX);
+    let mut info = SBitrateInfo { iLayer: SPATIAL_LAYER_ALL, iBitrate: bitrate };
+    // SAFETY: a valid, exclusively borrowed `SBitrateInfo`, the type openh264 reads for this
+    // option; it copies the two fields and keeps no pointer. The encoder is initialised.
+    let set =
+        unsafe { encoder.raw_api().set_option(ENCODER_OPTION_BITRATE, (&raw mut info).cast()) };
+    check(set, "SetOption(BITRATE)")
+}
+
+/// Changes the frame rate the rate control budgets for, in place.
+pub(crate) fn set_frame_rate(encoder: &mut Encoder, fps: f32) -> Result<(), openh264::Error> {
+    let mut value = fps;
+    // SAFETY: a valid, exclusively borrowed `f32`, the type openh264 reads for this option;
+    // copied, not kept. The encoder is initialised.
+    let set =
+        unsafe { encoder.raw_api().set_option(ENCODER_OPTION_FRAME_RATE, (&raw mut value).cast()) };
+    check(set, "SetOption(FRAME_RATE)")
 }
 
 fn check(code: i32, what: &str) -> Result<(), openh264::Error> {
