@@ -186,7 +186,7 @@ impl Session {
             None => None,
         };
         if let Some(input) = self.input.take() {
-            println!("input: {}", input.stop().await);
+            println!("{}", input.stop().await);
         }
         if let Err(err) = self.pc.close().await {
             tracing::debug!(%err, "closing the peer connection");

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use tether_media::telemetry::InputStats;
 use tether_testkit::loopback::{LoopbackAgent, agent_command};
 use tether_testkit::process::ChildProcess;
 use tether_testkit::xinput::{EventWindow, Seen, XInput, typed_text};
@@ -80,17 +81,18 @@ impl Session {
 
     /// Waits for an `input:` line of the agent (printed each second while its counters move,
     /// and when the session ends) that `done` accepts.
-    fn counters_until(&mut self, done: impl Fn(&str) -> bool) -> String {
+    fn counters_until(&mut self, done: impl Fn(&InputStats) -> bool) -> InputStats {
         loop {
             let line = self.agent.wait_for_line("input: ", PATIENCE).expect("agent's input line");
-            if done(&line) {
-                return line;
+            let counters = counters(&line);
+            if done(&counters) {
+                return counters;
             }
         }
     }
 
     /// Ends the session from the viewer's side and returns the agent's last `input:` counters.
-    fn end(mut self) -> String {
+    fn end(mut self) -> InputStats {
         self.viewer.terminate(Duration::from_secs(5)).expect("viewer ends");
         self.agent.wait_for_line("state: ", PATIENCE).expect("the agent's session ends");
         // Printed as the session ends (after which nothing is injected): the last line.
@@ -98,14 +100,13 @@ impl Session {
         while let Ok(line) = self.agent.wait_for_line("input: ", Duration::from_secs(2)) {
             last = Some(line);
         }
-        last.expect("agent's input line at the end of the session")
+        counters(&last.expect("agent's input line at the end of the session"))
     }
 }
 
-fn counter(line: &str, name: &str) -> u64 {
-    line.split_whitespace()
-        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name}= in {line:?}"))
+/// The agent's `input:` counters, from the rest of the line after `input: `.
+fn counters(line: &str) -> InputStats {
+    line.parse().unwrap_or_else(|err| panic!("{err}: input: {line}"))
 }
 
 fn pointer_events(seen: &[Seen]) -> Vec<XInput> {
@@ -175,9 +176,9 @@ fn the_viewer_moves_clicks_scrolls_and_types_on_the_desktop() {
 
     let counters = session.end();
     let messages = lines.iter().filter(|l| l.starts_with('{')).count() as u64;
-    assert_eq!(counter(&counters, "received"), messages, "{counters}");
-    assert_eq!(counter(&counters, "injected"), messages, "{counters}");
-    assert_eq!(counter(&counters, "malformed") + counter(&counters, "failed"), 0, "{counters}");
+    assert_eq!(counters.received, messages, "{counters}");
+    assert_eq!(counters.injected, messages, "{counters}");
+    assert_eq!(counters.malformed + counters.failed, 0, "{counters}");
     let _ = std::fs::remove_file(script);
 }
 
@@ -208,8 +209,8 @@ fn garbage_on_the_input_channel_is_counted_and_later_input_still_works() {
     assert_eq!(pointer_events(&seen), [XInput::Motion { x: MONITOR.0 + 10, y: MONITOR.1 + 20 }]);
 
     let counters = session.end();
-    assert_eq!(counter(&counters, "malformed"), garbage.len() as u64, "{counters}");
-    assert_eq!(counter(&counters, "injected"), 2, "{counters}");
+    assert_eq!(counters.malformed, garbage.len() as u64, "{counters}");
+    assert_eq!(counters.injected, 2, "{counters}");
     let _ = std::fs::remove_file(script);
 }
 
@@ -228,11 +229,11 @@ fn view_only_injects_nothing_and_counts_the_attempts() {
 
     let mut session = start_session(xvfb.display(), &["--view-only"], &script);
     session.script_sent();
-    session.counters_until(|l| counter(l, "received") == 7);
+    session.counters_until(|c| c.received == 7);
     let counters = session.end();
-    assert_eq!(counter(&counters, "refused"), 6, "{counters}");
-    assert_eq!(counter(&counters, "malformed"), 1, "{counters}");
-    assert_eq!(counter(&counters, "injected"), 0, "{counters}");
+    assert_eq!(counters.refused, 6, "{counters}");
+    assert_eq!(counters.malformed, 1, "{counters}");
+    assert_eq!(counters.injected, 0, "{counters}");
     // The agent has handled every message (and ended the session): anything it injected
     // would already be queued for the window.
     let stray = window.next(Duration::from_millis(200));

@@ -10,3 +10,4 @@ pub mod codec;
 pub mod image;
 pub mod probe;
 pub mod rtc;
+pub mod telemetry;

@@ -249,14 +249,12 @@ impl Io<'_> {
     async fn print_stats(&mut self, stats: &mut StatsPrinter, link: &str) {
         let Some(peer) = &self.peer else { return };
         // Bounded: the stats line must never hold up the session loop.
-        let network = tokio::time::timeout(STATS_BUDGET, network_stats(peer.pc.as_ref()))
-            .await
-            .unwrap_or_else(|_| "packets=? (stats timed out)".to_owned());
+        let network =
+            tokio::time::timeout(STATS_BUDGET, network_stats(peer.pc.as_ref())).await.ok();
         let pair = tokio::time::timeout(STATS_BUDGET, selected_pair(peer.pc.as_ref()))
             .await
             .map_or("?".to_owned(), |pair| pair.map_or("none".to_owned(), |p| p.kinds()));
-        let line =
-            format!("{} {network} ice={link} pair={pair}", stats.line(&self.decoding.shared));
+        let line = stats.line(&self.decoding.shared, network, link, pair);
         println!("{line}");
         if let Some(ui) = &self.settings.ui {
             ui.stats(&line);

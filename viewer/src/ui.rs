@@ -2,6 +2,7 @@
 //! this; headless runs have none.
 
 use tether_media::codec::DecodedFrame;
+use tether_media::telemetry::ViewerStats;
 use tether_session::viewing::Report;
 
 /// Called from the session task (reports, stats) and the decode thread (frames): must not
@@ -9,8 +10,8 @@ use tether_session::viewing::Report;
 pub trait SessionUi: Send + Sync {
     /// Where the session is; the window matches on the value, headless prints its `Display`.
     fn report(&self, report: &Report);
-    /// A `stats: …` line, exactly as printed.
-    fn stats(&self, line: &str);
+    /// What the `stats: …` line just printed says.
+    fn stats(&self, stats: &ViewerStats);
     /// A newly decoded picture.
     fn frame(&self, frame: &DecodedFrame);
 }

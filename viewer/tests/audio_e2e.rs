@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use tether_media::telemetry::ViewerStats;
 use tether_testkit::loopback::{LoopbackAgent, agent_command};
 use tether_testkit::process::ChildProcess;
 use tether_testkit::pulse::PulseServer;
@@ -91,9 +92,9 @@ fn no_sound_server_is_a_warning_and_the_video_goes_on() {
     let off = agent.wait_for_line("audio: off", PATIENCE).expect("the agent says why");
     eprintln!("audio: off{off}");
     loop {
-        let stats = viewer.wait_for_line("stats: ", PATIENCE).expect("stats lines go on");
-        let frames = stats.split_whitespace().find_map(|f| f.strip_prefix("frames="));
-        if frames.and_then(|n| n.parse::<u64>().ok()).is_some_and(|n| n > 0) {
+        let line = viewer.wait_for_line("stats: ", PATIENCE).expect("stats lines go on");
+        let stats: ViewerStats = line.parse().unwrap_or_else(|err| panic!("{err}: {line}"));
+        if stats.frames > 0 {
             break;
         }
     }

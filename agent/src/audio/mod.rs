@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use tether_media::audio::AudioCodecError;
 use tether_media::rtc::{RtcError, audio_track};
+use tether_media::telemetry::AudioSendStats;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::peer_connection::PeerConnection;
@@ -109,17 +110,17 @@ impl Stats {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    fn summary(&self) -> String {
+    /// The session's totals, printed as the `audio:` line.
+    fn summary(&self) -> AudioSendStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        format!(
-            "audio: frames={} sent={} dtx={} bytes={} device_drops={} queue_drops={}",
-            get(&self.encoded),
-            get(&self.sent),
-            get(&self.dtx),
-            get(&self.bytes),
-            get(&self.device_drops),
-            get(&self.queue_drops),
-        )
+        AudioSendStats {
+            frames: get(&self.encoded),
+            sent: get(&self.sent),
+            dtx: get(&self.dtx),
+            bytes: get(&self.bytes),
+            device_drops: get(&self.device_drops),
+            queue_drops: get(&self.queue_drops),
+        }
     }
 }
 

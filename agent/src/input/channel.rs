@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tether_media::telemetry;
 use tether_proto::input::{InputError, InputMsg};
 use tokio::sync::mpsc;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelMessage};
@@ -31,16 +32,16 @@ pub(super) async fn read(
     stats: Arc<InputStats>,
 ) {
     let mut print_tick = tokio::time::interval(PRINT_EVERY);
-    let mut printed = InputStats::default().summary();
+    let mut printed = telemetry::InputStats::default();
     loop {
         let event = tokio::select! {
             event = channel.poll() => event,
             _ = print_tick.tick() => {
                 // The same line as at the end of the session, whenever the counters moved.
-                let summary = stats.summary();
-                if summary != printed {
-                    println!("input: {summary}");
-                    printed = summary;
+                let now = stats.snapshot();
+                if now != printed {
+                    println!("{now}");
+                    printed = now;
                 }
                 continue;
             }
@@ -52,7 +53,7 @@ pub(super) async fn read(
             Some(_) => {}
         }
     }
-    tracing::info!("input channel closed: {}", stats.summary());
+    tracing::info!("input channel closed; {}", stats.snapshot());
 }
 
 /// Counts one message and passes it on if it is valid and allowed.
@@ -119,8 +120,8 @@ mod tests {
         }
         assert_eq!(rx.try_recv().ok(), Some(InputMsg::Key { code: "KeyA".into(), down: true }));
         assert_eq!(
-            stats.summary(),
-            "received=3 injected=0 malformed=1 refused=0 dropped=1 failed=0",
+            stats.snapshot().to_string(),
+            "input: received=3 injected=0 malformed=1 refused=0 dropped=1 failed=0",
             "the second valid message found the queue of one full"
         );
 
@@ -128,8 +129,8 @@ mod tests {
         accept(&text(r#"{"type":"pointer_move","x":0.5,"y":0.5}"#), None, &view_only);
         accept(&text("{"), None, &view_only);
         assert_eq!(
-            view_only.summary(),
-            "received=2 injected=0 malformed=1 refused=1 dropped=0 failed=0"
+            view_only.snapshot(),
+            telemetry::InputStats { received: 2, malformed: 1, refused: 1, ..Default::default() }
         );
     }
 }

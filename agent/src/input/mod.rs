@@ -19,6 +19,7 @@ mod keys;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use tether_media::telemetry;
 use tokio::sync::mpsc;
 use webrtc::data_channel::{DataChannel, RTCDataChannelInit};
 
@@ -89,18 +90,17 @@ pub struct InputStats {
 }
 
 impl InputStats {
-    /// `received=N injected=N malformed=N refused=N dropped=N failed=N`.
-    pub fn summary(&self) -> String {
+    /// The counters now, printed as the `input:` line.
+    pub fn snapshot(&self) -> telemetry::InputStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        format!(
-            "received={} injected={} malformed={} refused={} dropped={} failed={}",
-            get(&self.received),
-            get(&self.injected),
-            get(&self.malformed),
-            get(&self.refused),
-            get(&self.dropped),
-            get(&self.failed),
-        )
+        telemetry::InputStats {
+            received: get(&self.received),
+            injected: get(&self.injected),
+            malformed: get(&self.malformed),
+            refused: get(&self.refused),
+            dropped: get(&self.dropped),
+            failed: get(&self.failed),
+        }
     }
 
     fn add(counter: &AtomicU64) -> u64 {
@@ -137,8 +137,8 @@ impl InputService {
     }
 
     /// Stops reading, releases whatever the viewer still holds and joins the thread. Returns
-    /// the session's [`InputStats::summary`].
-    pub async fn stop(self) -> String {
+    /// the session's counters (the last `input:` line).
+    pub async fn stop(self) -> telemetry::InputStats {
         self.stopping.store(true, Ordering::Relaxed);
         self.reader.abort();
         // The task is gone once awaited, and with it the queue's sender: the thread sees the
@@ -147,7 +147,7 @@ impl InputService {
         if let Some(thread) = self.injector {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
-        self.stats.summary()
+        self.stats.snapshot()
     }
 }
 

@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use tether_media::telemetry::VideoSendStats;
+
 /// Counters since the last report, and since the start.
 #[derive(Default)]
 pub(super) struct Stats {
@@ -84,23 +86,24 @@ impl Stats {
         );
     }
 
-    /// `video: captured=600 encoded=590 sent=588 bytes=... capture_ms=0.40 convert_ms=0.31
-    /// encode_ms=6.10`: the session's totals.
-    pub(super) fn summary(&self) -> String {
+    /// The session's totals, printed as the `video:` line.
+    pub(super) fn summary(&self) -> VideoSendStats {
         let (captured, encoded) = (self.total(Counter::Captured), self.total(Counter::Encoded));
-        format!(
-            "video: captured={captured} encoded={encoded} sent={} bytes={} capture_ms={} convert_ms={} encode_ms={}",
-            self.total(Counter::Sent),
-            self.total(Counter::Bytes),
-            per_frame_ms(self.total(Counter::CaptureUs), captured),
-            per_frame_ms(self.total(Counter::ConvertUs), captured),
-            per_frame_ms(self.total(Counter::EncodeUs), encoded),
-        )
+        VideoSendStats {
+            captured,
+            encoded,
+            sent: self.total(Counter::Sent),
+            bytes: self.total(Counter::Bytes),
+            capture_ms: VideoSendStats::per_frame_ms(self.total(Counter::CaptureUs), captured),
+            convert_ms: VideoSendStats::per_frame_ms(self.total(Counter::ConvertUs), captured),
+            encode_ms: VideoSendStats::per_frame_ms(self.total(Counter::EncodeUs), encoded),
+        }
     }
 }
 
+/// For the log: [`VideoSendStats::per_frame_ms`] as the `video:` line prints it.
 fn per_frame_ms(us: u64, frames: u64) -> String {
-    format!("{:.2}", us as f64 / 1000.0 / frames.max(1) as f64)
+    format!("{:.2}", VideoSendStats::per_frame_ms(us, frames))
 }
 
 #[cfg(test)]
@@ -114,10 +117,13 @@ mod tests {
         stats.add(Counter::CaptureUs, 2000);
         stats.add(Counter::Encoded, 2);
         stats.add(Counter::EncodeUs, 10_000);
-        let line = stats.summary();
-        assert!(line.contains("captured=4 encoded=2"), "{line}");
-        assert!(line.contains("capture_ms=0.50"), "{line}");
-        assert!(line.contains("encode_ms=5.00"), "{line}");
+        let summary = stats.summary();
+        assert_eq!((summary.captured, summary.encoded), (4, 2));
+        assert_eq!((summary.capture_ms, summary.encode_ms), (0.5, 5.0));
+        assert_eq!(
+            summary.to_string(),
+            "video: captured=4 encoded=2 sent=0 bytes=0 capture_ms=0.50 convert_ms=0.00 encode_ms=5.00"
+        );
         stats.report(Duration::from_secs(1));
         assert_eq!(stats.total(Counter::Captured), 4, "reports do not reset totals");
     }

@@ -15,7 +15,7 @@ use anyhow::Result;
 use tether_testkit::pulse::{PulseClient, PulseServer};
 use tether_testkit::tone::write_tone_wav;
 
-use super::report::number;
+use tether_media::telemetry::{AudioOnset, Percentiles};
 
 /// One burst: long enough to be heard, short enough that the pauses stay DTX.
 pub const BURST_MS: u32 = 300;
@@ -71,9 +71,10 @@ fn unix_ms() -> u64 {
 }
 
 /// Delays (ms) from each burst to the onset that followed it.
-pub fn onset_delays(bursts: &[u64], onset_lines: &[String]) -> Vec<f64> {
-    let onsets = onset_lines.iter().filter_map(|l| number(l, "unix_ms")).map(|v| v as u64);
+pub fn onset_delays(bursts: &[u64], onsets: &[AudioOnset]) -> Vec<f64> {
     onsets
+        .iter()
+        .map(|o| o.unix_ms)
         .filter_map(|onset| {
             let burst = bursts.iter().rev().find(|&&b| b <= onset)?;
             (onset - burst <= MATCH_WITHIN_MS).then(|| (onset - burst) as f64)
@@ -83,9 +84,7 @@ pub fn onset_delays(bursts: &[u64], onset_lines: &[String]) -> Vec<f64> {
 
 /// The median (upper of the middle two), if any.
 pub fn median(values: &[f64]) -> Option<f64> {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted.get(sorted.len() / 2).copied()
+    Percentiles::new(values).median()
 }
 
 /// `p50 / max (n)` of the delays.
@@ -108,12 +107,12 @@ mod tests {
     #[test]
     fn onsets_match_the_burst_before_them() {
         let bursts = [1000, 2500, 4000];
-        let lines: Vec<String> =
-            ["audio: onset unix_ms=1050", "audio: onset unix_ms=2560", "audio: onset unix_ms=9000"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-        assert_eq!(onset_delays(&bursts, &lines), vec![50.0, 60.0]);
+        let lines =
+            ["audio: onset unix_ms=1050", "audio: onset unix_ms=2560", "audio: onset unix_ms=9000"];
+        let onsets: Vec<AudioOnset> = lines.iter().map(|l| l.parse().unwrap()).collect();
+        assert_eq!(onset_delays(&bursts, &onsets), vec![50.0, 60.0]);
+        assert_eq!(median(&[3.0, 1.0, 4.0, 2.0]), Some(3.0), "the upper of the middle two");
+        assert_eq!(median(&[]), None);
         assert_eq!(describe_delays(&[50.0, 60.0]), "p50 60.0 ms, max 60.0 ms over 2 bursts");
     }
 }

@@ -186,7 +186,9 @@ pub fn ratio_lines(rows: &[Row]) -> Vec<String> {
 pub fn from_measured(m: &Measured) -> Row {
     let mut row = Row::new(&m.label, Sender::Tether, Viewer::Native);
     row.fps = m.fps;
-    (row.p50, row.p95, row.p99) = (m.latency_ms("p50"), m.latency_ms("p95"), m.latency_ms("p99"));
+    let latency = m.latency_read();
+    (row.p50, row.p95, row.p99) =
+        (latency.map(|l| l.p50_ms), latency.map(|l| l.p95_ms), latency.map(|l| l.p99_ms));
     row.sender_cpu = m.agent_cpu;
     row.viewer_cpu = m.viewer_cpu;
     row.note = m.failure.as_ref().map(|f| format!("failed: {f}"));

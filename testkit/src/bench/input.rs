@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
+use tether_media::telemetry::{InputSent, Percentiles};
 use tether_testkit::process::ChildProcess;
 use tether_testkit::xinput::{EventWindow, Seen, XInput};
 use tether_testkit::xvfb::Xvfb;
@@ -39,13 +40,11 @@ impl InputLatency {
 }
 
 fn describe(samples: &[f64]) -> String {
-    if samples.is_empty() {
+    let p = Percentiles::new(samples);
+    let (Some(p50), Some(p99), Some(max)) = (p.at(0.5), p.at(0.99), p.max()) else {
         return "n=0".into();
-    }
-    let mut sorted = samples.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let pct = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
-    format!("n={} p50={:.2}ms p99={:.2}ms max={:.2}ms", sorted.len(), pct(0.5), pct(0.99), pct(1.0))
+    };
+    format!("n={} p50={p50:.2}ms p99={p99:.2}ms max={max:.2}ms", p.len())
 }
 
 /// What the script sends for event `i`, and the X event it must cause.
@@ -124,13 +123,10 @@ pub fn measure(
         if line.starts_with("script done") {
             break;
         }
-        let field = |name: &str| {
-            line.split_whitespace().find_map(|kv| kv.strip_prefix(name)?.parse::<u128>().ok())
-        };
-        let (Some(n), Some(at_us)) = (field("line="), field("at_us=")) else {
+        let Ok(InputSent { line: n, at_us, .. }) = line.parse() else {
             bail!("odd viewer line: input: {line}");
         };
-        sent.insert(n as usize, at_us as f64 / 1000.0);
+        sent.insert(n, at_us as f64 / 1000.0);
     }
     let presses =
         |seen: &[Seen]| seen.iter().filter(|s| matches!(s.input, XInput::KeyPress { .. })).count();
@@ -166,4 +162,17 @@ pub fn measure(
         }
     }
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_are_described_as_before() {
+        let hundred: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        assert_eq!(describe(&hundred), "n=100 p50=51.00ms p99=99.00ms max=100.00ms");
+        assert_eq!(describe(&[2.5]), "n=1 p50=2.50ms p99=2.50ms max=2.50ms");
+        assert_eq!(describe(&[]), "n=0");
+    }
 }

@@ -3,17 +3,19 @@
 
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use rustix::process::{Pid, Signal, kill_process};
+use tether_media::telemetry::{AudioOnset, AudioReceiveStats, ParseError, ViewerStats};
 use tether_testkit::process::ChildProcess;
 use tether_testkit::pulse::PulseServer;
 
 use super::audio::{ToneBursts, describe_delays, median, onset_delays};
 use super::pin::Placement;
 use super::procfs::{Sampler, child_named};
-use super::report::{Measured, Timed, show, stats_means};
+use super::report::{Measured, Timed, audio_kbps, show, stats_means};
 
 /// For the agent's `server:`/`code:` lines and the viewer's `state: connected`.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -119,8 +121,9 @@ pub fn native(s: &Setup, motion: bool, probe: bool, m: &mut Measured) -> Result<
 
     // Every viewer line until `latency:`, which it prints last.
     let deadline = connected + Duration::from_secs(s.seconds) + END_GRACE;
-    let mut stats: Vec<Timed> = Vec::new();
-    let (mut audio_stats, mut onsets): (Vec<Timed>, Vec<String>) = (Vec::new(), Vec::new());
+    let mut stats: Vec<Timed<ViewerStats>> = Vec::new();
+    let mut audio_stats: Vec<Timed<AudioReceiveStats>> = Vec::new();
+    let mut onsets: Vec<AudioOnset> = Vec::new();
     let mut ended = None;
     let viewer_outcome = loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -130,14 +133,15 @@ pub fn native(s: &Setup, motion: bool, probe: bool, m: &mut Measured) -> Result<
         };
         let at = Instant::now();
         m.raw.push(format!("viewer: {line}"));
+        let warnings = &mut m.warnings;
         if line.starts_with("stats: ") {
-            stats.push(Timed { at, line });
+            stats.extend(parse(&line, warnings).map(|stats| Timed { at, stats }));
         } else if line.starts_with("audio: kbps=") {
-            audio_stats.push(Timed { at, line });
+            audio_stats.extend(parse(&line, warnings).map(|stats| Timed { at, stats }));
         } else if line.starts_with("audio: onset") {
-            onsets.push(line);
+            onsets.extend(parse::<AudioOnset>(&line, warnings));
         } else if line.starts_with("latency: ") {
-            m.latency = Some(line);
+            m.latency = parse(&line, warnings);
             break Ok(());
         } else if line.starts_with("state: ended") {
             ended.get_or_insert(at);
@@ -186,7 +190,7 @@ pub fn native(s: &Setup, motion: bool, probe: bool, m: &mut Measured) -> Result<
     ));
     if s.pulse.is_some() {
         let delays = onset_delays(&burst_times, &onsets);
-        m.audio_kbps = stats_means(&audio_stats, from, to).kbps;
+        m.audio_kbps = audio_kbps(&audio_stats, from, to);
         m.audio_delay_ms = median(&delays);
         m.details.push(format!(
             "audio: {} kbit/s mean ({} ms 1 kHz bursts every 1.5 s, silence between); \
@@ -196,17 +200,17 @@ pub fn native(s: &Setup, motion: bool, probe: bool, m: &mut Measured) -> Result<
             describe_delays(&delays)
         ));
     }
-    let last_stats = stats.last().map(|s| s.line.clone());
-    if let Some(frames) = last_stats.as_deref().and_then(|l| super::report::number(l, "frames")) {
+    let last_stats = stats.last().map(|s| &s.stats);
+    if let Some(frames) = last_stats.map(|l| l.frames) {
         let secs = to.saturating_duration_since(connected).as_secs_f64().max(0.001);
         m.details.push(format!(
-            "frames decoded / connected seconds: {frames:.0} / {secs:.1} = {:.1} fps",
-            frames / secs
+            "frames decoded / connected seconds: {frames} / {secs:.1} = {:.1} fps",
+            frames as f64 / secs
         ));
     }
     match video {
         Ok(v) => {
-            m.video = Some(format!("video: {v}"));
+            m.video = parse(&format!("video: {v}"), &mut m.warnings);
             m.raw.push(format!("agent: video: {v}"));
         }
         Err(err) => m.warnings.push(format!("{err:#}")),
@@ -218,8 +222,13 @@ pub fn native(s: &Setup, motion: bool, probe: bool, m: &mut Measured) -> Result<
             Err(err) => m.warnings.push(format!("{name}: {err:#}")),
         }
     }
-    m.check(motion, probe, last_stats.as_deref());
+    m.check(motion, probe, last_stats);
     viewer_outcome.context("reading the viewer's output")
+}
+
+/// `line` as a telemetry value; one that does not parse becomes a warning instead.
+fn parse<T: FromStr<Err = ParseError>>(line: &str, warnings: &mut Vec<String>) -> Option<T> {
+    line.parse().map_err(|err| warnings.push(format!("{err}: {line}"))).ok()
 }
 
 /// Child logs (stderr, inherited) at warnings plus Tether's own info lines, without colour,

@@ -5,6 +5,7 @@ use std::sync::mpsc::Receiver;
 use std::time::UNIX_EPOCH;
 
 use tether_media::audio::{CHANNELS, OpusDecoder, Placement, ReceiveTimeline, SAMPLE_RATE};
+use tether_media::telemetry::AudioOnset;
 
 use super::playback::Playback;
 use super::wav::WavDump;
@@ -62,7 +63,8 @@ pub(super) fn run(settings: &AudioSettings, packets: &Receiver<Packet>, stats: &
                 if onsets.frame(peak, (pcm.len() / CHANNELS) as u64) {
                     // The benchmark reads this: tone played -> tone arrived.
                     let ms = packet.arrived.duration_since(UNIX_EPOCH).unwrap_or_default();
-                    println!("audio: onset unix_ms={}", ms.as_millis());
+                    let unix_ms = u64::try_from(ms.as_millis()).unwrap_or(u64::MAX);
+                    println!("{}", AudioOnset { unix_ms });
                 }
                 out.samples(pcm);
             }

@@ -19,6 +19,7 @@ use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
+use tether_media::telemetry::AudioReceiveStats;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 /// Packets between the network and the decoder: 2.5 s of 20 ms packets.
@@ -122,24 +123,21 @@ impl AudioStatsPrinter {
         AudioStatsPrinter { last: Instant::now(), bytes: 0 }
     }
 
-    pub fn line(&mut self, stats: &AudioStats) -> String {
+    /// The `audio:` line: the rate and peak since the last call, and the session's counters.
+    pub fn line(&mut self, stats: &AudioStats) -> AudioReceiveStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let bytes = get(&stats.bytes);
         let secs = self.last.elapsed().as_secs_f64().max(0.001);
         let peak = stats.peak_centibels.swap(u64::MAX, Ordering::Relaxed);
-        let level = match peak {
-            u64::MAX => "silent".to_owned(),
-            cb => format!("{:.1}dBFS", -(cb as f64) / 100.0),
+        let line = AudioReceiveStats {
+            kbps: (bytes - self.bytes) as f64 * 8.0 / 1000.0 / secs,
+            packets: get(&stats.packets),
+            concealed: get(&stats.concealed),
+            late: get(&stats.late),
+            errors: get(&stats.errors),
+            dropped: get(&stats.queue_drops),
+            peak_dbfs: AudioReceiveStats::peak_from_centibels(peak),
         };
-        let line = format!(
-            "audio: kbps={:.1} packets={} concealed={} late={} errors={} dropped={} peak={level}",
-            (bytes - self.bytes) as f64 * 8.0 / 1000.0 / secs,
-            get(&stats.packets),
-            get(&stats.concealed),
-            get(&stats.late),
-            get(&stats.errors),
-            get(&stats.queue_drops),
-        );
         *self = AudioStatsPrinter { last: Instant::now(), bytes };
         line
     }

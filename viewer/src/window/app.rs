@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tether_media::codec::DecodedFrame;
+use tether_media::telemetry::ViewerStats;
 use tether_proto::SessionCode;
 use tether_proto::input::InputMsg;
 use tether_session::viewing::Report;
@@ -39,7 +40,7 @@ pub struct App {
     prompt: Option<String>,
     message: String,
     banner: Option<String>,
-    stats: Option<String>,
+    stats: Option<ViewerStats>,
     pair: String,
     show_stats: bool,
     scale: Scale,
@@ -137,8 +138,8 @@ impl App {
         self.redraw_soon();
     }
 
-    fn on_stats(&mut self, line: String) {
-        self.stats = Some(line.strip_prefix("stats: ").unwrap_or(&line).to_owned());
+    fn on_stats(&mut self, stats: ViewerStats) {
+        self.stats = Some(stats);
         self.redraw_soon();
     }
 
@@ -274,7 +275,7 @@ impl App {
             draw_text(&mut buf, ww, 8, top + 4, TEXT_SCALE, banner, rgb);
         }
         if self.show_stats && self.prompt.is_none() {
-            let lines = overlay_lines(self.stats.as_deref().unwrap_or(""), &self.pair);
+            let lines = overlay_lines(self.stats.as_ref(), &self.pair);
             let width = lines.iter().map(|l| text_width(l, TEXT_SCALE)).max().unwrap_or(0) + 16;
             for y in 0..(lines.len() * line_h + 12).min(wh) {
                 if let Some(row) = buf.get_mut(y * ww..y * ww + width.min(ww)) {
@@ -291,21 +292,19 @@ impl App {
     }
 }
 
-/// The overlay's lines from the last `stats:` line and the selected candidate pair.
-fn overlay_lines(stats: &str, pair: &str) -> Vec<String> {
-    let field = |key: &str| {
-        stats
-            .split_whitespace()
-            .find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
-            .unwrap_or("?")
-            .to_owned()
+/// The overlay's lines from the last `stats:` line (`?` before the first, and for the round
+/// trip when the network's statistics timed out) and the selected candidate pair. The figures
+/// have the line's precision.
+fn overlay_lines(stats: Option<&ViewerStats>, pair: &str) -> Vec<String> {
+    let field = |show: fn(&ViewerStats) -> Option<String>| {
+        stats.and_then(show).unwrap_or_else(|| "?".to_owned())
     };
     vec![
-        format!("fps        {}", field("fps")),
-        format!("bitrate    {} kbit/s", field("kbps")),
-        format!("rtt        {} ms", field("rtt_ms")),
-        format!("decode     {} ms", field("decode_ms")),
-        format!("resolution {}", field("size")),
+        format!("fps        {}", field(|s| Some(format!("{:.1}", s.fps)))),
+        format!("bitrate    {} kbit/s", field(|s| Some(format!("{:.0}", s.kbps)))),
+        format!("rtt        {} ms", field(|s| s.network.map(|n| format!("{:.1}", n.rtt_ms)))),
+        format!("decode     {} ms", field(|s| Some(format!("{:.2}", s.decode_ms)))),
+        format!("resolution {}", field(|s| Some(format!("{}x{}", s.width, s.height)))),
         format!("ice        {pair}"),
     ]
 }
@@ -337,7 +336,7 @@ impl ApplicationHandler<UiEvent> for App {
         match event {
             UiEvent::Frame => self.on_frame(),
             UiEvent::Report(report) => self.on_report(report),
-            UiEvent::Stats(line) => self.on_stats(line),
+            UiEvent::Stats(stats) => self.on_stats(stats),
             UiEvent::Finished(message) => {
                 self.release_all();
                 self.frame = None;
@@ -390,15 +389,29 @@ impl ApplicationHandler<UiEvent> for App {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tether_media::telemetry::NetworkStats;
 
     #[test]
     fn the_overlay_reads_the_stats_line() {
-        let stats = "fps=29.8 kbps=1200 decode_ms=1.25 frames=9 size=1280x720 packets=3 rtt_ms=0.4";
-        let lines = overlay_lines(stats, "host 127.0.0.1:1 -> host 127.0.0.1:2");
+        let stats = ViewerStats {
+            fps: 29.8,
+            kbps: 1200.0,
+            decode_ms: 1.25,
+            frames: 9,
+            width: 1280,
+            height: 720,
+            network: Some(NetworkStats { packets: 3, rtt_ms: 0.4, ..NetworkStats::default() }),
+            ..ViewerStats::default()
+        };
+        let lines = overlay_lines(Some(&stats), "host 127.0.0.1:1 -> host 127.0.0.1:2");
         assert_eq!(lines[0], "fps        29.8");
+        assert_eq!(lines[1], "bitrate    1200 kbit/s");
         assert_eq!(lines[2], "rtt        0.4 ms");
+        assert_eq!(lines[3], "decode     1.25 ms");
         assert_eq!(lines[4], "resolution 1280x720");
         assert!(lines[5].ends_with("-> host 127.0.0.1:2"));
-        assert_eq!(overlay_lines("", "")[0], "fps        ?");
+        assert_eq!(overlay_lines(None, "")[0], "fps        ?");
+        let timed_out = ViewerStats { network: None, ..stats };
+        assert_eq!(overlay_lines(Some(&timed_out), "")[2], "rtt        ? ms");
     }
 }

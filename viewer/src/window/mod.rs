@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tether_media::codec::DecodedFrame;
+use tether_media::telemetry::ViewerStats;
 use tether_proto::SessionCode;
 use tether_proto::input::InputMsg;
 use tether_session::viewing::{Outcome, Reconnect, Report};
@@ -40,8 +41,8 @@ pub enum UiEvent {
     Frame,
     /// Where the session is.
     Report(Report),
-    /// A `stats:` line.
-    Stats(String),
+    /// What a `stats:` line said.
+    Stats(ViewerStats),
     /// The session ended for good; show the prompt with this message.
     Finished(String),
 }
@@ -83,8 +84,8 @@ impl SessionUi for WindowLink {
         let _ = self.proxy.send_event(UiEvent::Report(report.clone()));
     }
 
-    fn stats(&self, line: &str) {
-        let _ = self.proxy.send_event(UiEvent::Stats(line.to_owned()));
+    fn stats(&self, stats: &ViewerStats) {
+        let _ = self.proxy.send_event(UiEvent::Stats(stats.clone()));
     }
 
     fn frame(&self, frame: &DecodedFrame) {
