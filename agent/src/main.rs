@@ -17,7 +17,6 @@ mod embedded {
     }
 }
 mod input;
-mod restart;
 mod run;
 mod session;
 mod ui;

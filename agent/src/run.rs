@@ -1,4 +1,4 @@
-//! The agent's main loop: registration, then one loop that drives `tether_proto::sharing`.
+//! The agent's main loop: registration, then one loop that drives `tether_session::sharing`.
 //!
 //! Each turn waits for a server message, a peer connection event, a command from the UI or the
 //! machine's deadline; turns it into one [`Event`]; calls `Sharing::handle` once; and carries out
@@ -9,15 +9,16 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use tether_media::rtc::{PeerEvent, PeerState};
+use tether_media::rtc::PeerEvent;
 use tether_proto::signal::{Bye, ByeReason, Candidate, ClientMsg, Role, ServerMsg};
 use tether_proto::{IceConfig, SessionCode};
+use tether_session::LinkState;
 use tether_session::sharing::{Action, Decision, Event, Phase, Sharing};
 use tether_signal_client::client::{ClientOptions, SignalClient, SignalSender};
 
 use crate::capture;
 use crate::input::InputSettings;
-use crate::session::{Session, is_terminal};
+use crate::session::Session;
 use crate::ui::{LoopEnd, View};
 use crate::video::VideoSettings;
 
@@ -65,6 +66,7 @@ pub async fn run(
     tokio::pin!(shutdown);
     loop {
         let deadline = agent.machine.next_deadline().map(tokio::time::Instant::from_std);
+        let restart = agent.session.as_ref().and_then(|s| s.link.restart_deadline());
         let event = tokio::select! {
             () = &mut shutdown => Event::Quit,
             msg = rx.recv() => match agent.server_message(msg?).await {
@@ -77,8 +79,11 @@ pub async fn run(
             },
             Some(command) = ui.commands.recv() => command.into_event(),
             () = sleep_until(deadline) => Event::Timeout,
-            _ = health.tick() => {
+            () = sleep_until(restart.map(tokio::time::Instant::from_std)) => {
                 agent.restart_if_due().await?;
+                continue;
+            }
+            _ = health.tick() => {
                 match &agent.session {
                     Some(s) if s.video_failed() => Event::StreamFailed("screen capture stopped".into()),
                     _ => continue,
@@ -101,7 +106,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 
 async fn next_peer_event(session: &mut Option<Session>) -> Option<PeerEvent> {
     match session {
-        Some(session) => session.events.recv().await,
+        Some(session) => session.link.next_event().await,
         None => std::future::pending().await,
     }
 }
@@ -232,16 +237,13 @@ impl Agent<'_> {
     /// Re-offers with an ICE restart when the connection has stayed disconnected.
     async fn restart_if_due(&mut self) -> anyhow::Result<()> {
         let Some(s) = &mut self.session else { return Ok(()) };
-        if !s.restart.poll_restart(Instant::now()) {
-            return Ok(());
-        }
-        match s.restart_ice().await {
-            Ok(offer) => {
-                tracing::warn!(attempt = s.restart.count, "connection lost; restarting ICE");
+        match s.link.restart_if_due(Instant::now()).await {
+            Some(Ok(offer)) => {
                 println!("state: reconnecting (ICE restart)");
                 self.tx.send(&ClientMsg::Offer(offer)).await?;
             }
-            Err(err) => tracing::warn!(%err, "ICE restart refused"),
+            Some(Err(err)) => tracing::warn!(%err, "ICE restart refused"),
+            None => {}
         }
         Ok(())
     }
@@ -256,7 +258,7 @@ impl Agent<'_> {
             ServerMsg::PeerJoined(peer) => Some(Event::PeerJoined(peer)),
             ServerMsg::Answer(answer) => {
                 let s = self.session.as_mut()?;
-                match s.apply_answer(answer).await {
+                match s.link.apply_answer(answer).await {
                     Ok(()) => None,
                     Err(err) => {
                         tracing::warn!(%err, "the viewer's answer was refused");
@@ -266,7 +268,7 @@ impl Agent<'_> {
             }
             ServerMsg::Candidate(Candidate { candidate: Some(candidate) }) => {
                 if let Some(s) = &mut self.session {
-                    s.add_candidate(candidate).await;
+                    s.link.add_candidate(candidate).await;
                 }
                 None
             }
@@ -291,22 +293,18 @@ impl Agent<'_> {
                     .await?;
                 None
             }
-            PeerEvent::State(PeerState::Connected) => {
-                if let Some(s) = &mut self.session {
-                    s.restart.handle_state(Instant::now(), PeerState::Connected);
+            PeerEvent::State(LinkState::Connected) => {
+                if let Some(s) = &self.session {
                     s.report_connected().await;
                 }
                 Some(Event::PeerConnected)
             }
-            PeerEvent::State(state) if is_terminal(state) => {
+            PeerEvent::State(state) if state.is_terminal() => {
                 tracing::warn!(?state, "the connection to the viewer failed");
                 Some(Event::PeerFailed)
             }
             PeerEvent::State(state) => {
                 tracing::info!(?state, "connection state");
-                if let Some(s) = &mut self.session {
-                    s.restart.handle_state(Instant::now(), state);
-                }
                 None
             }
             PeerEvent::Track(_) | PeerEvent::DataChannel(_) => None,

@@ -2,43 +2,33 @@
 //! connected. The agent makes the offer (it is the ICE controlling side).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tether_media::rtc::{
-    PLAYOUT_DELAY_URI, PacketizerStart, PeerEvent, PeerOptions, PeerState, RtcError, build_peer,
-    candidate_from_proto, negotiated_extension_id, settled_pair, video_track,
+    PLAYOUT_DELAY_URI, PacketizerStart, PeerLink, PeerOptions, RtcError, Side,
+    negotiated_extension_id, video_track,
 };
 use tether_proto::IceConfig;
 use tether_proto::input::INPUT_CHANNEL;
-use tether_proto::signal::{IceCandidate, Sdp};
-use tokio::sync::mpsc;
+use tether_proto::signal::Sdp;
+use tether_session::RESTART_AFTER;
 use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
-use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 use webrtc::rtp_transceiver::RtpSender;
 
 use crate::audio::{self, AudioPipeline, AudioTrack};
 use crate::input::{self, InputService, InputSettings};
-use crate::restart::{IceRestart, RESTART_AFTER};
 use crate::video::{SourceFactory, VideoPipeline, VideoSettings};
 
-/// Depth of the peer event channel; events are small and few.
-const PEER_EVENTS: usize = 256;
-
 pub struct Session {
-    pc: Arc<dyn PeerConnection>,
+    /// The peer connection, its negotiation and its ICE restarts.
+    pub link: PeerLink,
     track: Arc<TrackLocalStaticRTP>,
     sender: Arc<dyn RtpSender>,
     ssrc: u32,
-    /// Remote candidates that arrived before the answer.
-    early_candidates: Vec<IceCandidate>,
-    answered: bool,
-    pub events: mpsc::Receiver<PeerEvent>,
     video: Option<VideoPipeline>,
     input_channel: Arc<dyn DataChannel>,
     input_settings: InputSettings,
     input: Option<InputService>,
-    pub restart: IceRestart,
     audio_track: Option<AudioTrack>,
     audio: Option<AudioPipeline>,
 }
@@ -52,9 +42,10 @@ impl Session {
         input: InputSettings,
         with_audio: bool,
     ) -> Result<(Self, Sdp), RtcError> {
-        let (events_tx, events) = mpsc::channel(PEER_EVENTS);
         let options = PeerOptions { ice: ice.clone(), udp_bind: udp_bind.to_vec() };
-        let pc = build_peer(&options, events_tx).await?;
+        let mut link =
+            PeerLink::new(&options, Side::Offerer { restart_after: RESTART_AFTER }).await?;
+        let pc = link.pc().clone();
         let ssrc = rand_ssrc();
         let track = video_track(ssrc);
         let sender = pc.add_track(track.clone()).await?;
@@ -65,65 +56,26 @@ impl Session {
             true => Some(AudioTrack::add_to(pc.as_ref(), rand_ssrc()).await?),
             false => None,
         };
-        let offer = pc.create_offer(None).await?;
-        pc.set_local_description(offer.clone()).await?;
+        let offer = link.offer().await?;
         let session = Session {
-            pc,
+            link,
             track,
             sender,
             ssrc,
-            early_candidates: Vec::new(),
-            answered: false,
-            events,
             video: None,
             input_channel,
             input_settings: input,
             input: None,
-            restart: IceRestart::new(RESTART_AFTER),
             audio_track,
             audio: None,
         };
-        Ok((session, Sdp { sdp: offer.sdp }))
-    }
-
-    /// Applies the viewer's answer, then any candidates that came before it.
-    pub async fn apply_answer(&mut self, answer: Sdp) -> Result<(), RtcError> {
-        self.pc.set_remote_description(RTCSessionDescription::answer(answer.sdp)?).await?;
-        self.answered = true;
-        for candidate in std::mem::take(&mut self.early_candidates) {
-            self.add_candidate(candidate).await;
-        }
-        Ok(())
-    }
-
-    /// Adds a remote candidate (kept until the answer is in).
-    pub async fn add_candidate(&mut self, candidate: IceCandidate) {
-        if candidate.candidate.is_empty() {
-            return; // end-of-candidates marker from browsers
-        }
-        if !self.answered {
-            self.early_candidates.push(candidate);
-            return;
-        }
-        if let Err(err) = self.pc.add_ice_candidate(candidate_from_proto(&candidate)).await {
-            tracing::warn!(%err, "remote candidate refused");
-        }
-    }
-
-    /// Restarts ICE: a new offer with fresh credentials, to send to the viewer. Candidates
-    /// wait for its answer again.
-    pub async fn restart_ice(&mut self) -> Result<Sdp, RtcError> {
-        self.pc.restart_ice().await?;
-        let offer = self.pc.create_offer(None).await?;
-        self.pc.set_local_description(offer.clone()).await?;
-        self.answered = false;
-        Ok(Sdp { sdp: offer.sdp })
+        Ok((session, offer))
     }
 
     /// Prints the selected candidate pair; called on every (re)connection, e.g. after an ICE
     /// restart picked a new pair.
     pub async fn report_connected(&self) {
-        if let Some(pair) = settled_pair(self.pc.as_ref(), Duration::from_secs(1)).await {
+        if let Some(pair) = self.link.connected_pair().await {
             tracing::info!(%pair, kinds = %pair.kinds(), relayed = pair.is_relayed(), "connected");
             println!("state: connected ({pair}, pair={})", pair.kinds());
         }
@@ -188,16 +140,9 @@ impl Session {
         if let Some(input) = self.input.take() {
             println!("{}", input.stop().await);
         }
-        if let Err(err) = self.pc.close().await {
-            tracing::debug!(%err, "closing the peer connection");
-        }
+        self.link.close().await;
         capture_error
     }
-}
-
-/// Maps webrtc-rs states to what the agent does next.
-pub fn is_terminal(state: PeerState) -> bool {
-    matches!(state, PeerState::Failed | PeerState::Closed)
 }
 
 fn rand_ssrc() -> u32 {

@@ -14,6 +14,7 @@ use tether_media::codec::{
     EncoderSettings, H264Encoder, I420Frame, Slicing, VideoEncoder, annexb_nal_units, bgra_to_i420,
 };
 use tether_media::probe::{ProbeLayout, paint_rgba};
+use tether_media::telemetry::Percentiles;
 
 const BAR: usize = 120;
 const STEP: usize = 4;
@@ -120,9 +121,7 @@ fn process_cpu_ms() -> f64 {
 }
 
 fn percentile(values: &[f64], p: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted.get(((sorted.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(f64::NAN)
+    Percentiles::new(values).at(p).unwrap_or(f64::NAN)
 }
 
 fn mean(values: impl Iterator<Item = usize>) -> f64 {

@@ -11,10 +11,11 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use tether_media::codec::{EncoderSettings, H264Decoder, H264Encoder, I420Frame, VideoEncoder};
 use tether_media::rtc::{
     AUDIO_STREAM_ID, FrameAssembler, PLAYOUT_DELAY_URI, PacketizerStart, PeerEvent, PeerOptions,
-    PeerState, VIDEO_STREAM_ID, VideoPacketizer, audio_track, build_peer, candidate_from_proto,
+    VIDEO_STREAM_ID, VideoPacketizer, audio_track, build_peer, candidate_from_proto,
     negotiated_extension_id, video_track,
 };
 use tether_proto::IceConfig;
+use tether_session::LinkState;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
@@ -76,9 +77,9 @@ async fn wait_connected(events: &mut mpsc::Receiver<PeerEvent>) -> Option<Arc<dy
     let mut track = None;
     loop {
         match tokio::time::timeout(PATIENCE, events.recv()).await.expect("connects in time") {
-            Some(PeerEvent::State(PeerState::Connected)) => return track,
+            Some(PeerEvent::State(LinkState::Connected)) => return track,
             Some(PeerEvent::Track(t)) => track = Some(t),
-            Some(PeerEvent::State(PeerState::Failed)) => panic!("ICE failed on loopback"),
+            Some(PeerEvent::State(LinkState::Failed)) => panic!("ICE failed on loopback"),
             Some(_) => {}
             None => panic!("peer events ended"),
         }

@@ -4,6 +4,7 @@
 //! - [`sharing`]: the agent's side: consent, stop, new code.
 //! - [`viewing`]: the viewer's side: join, answer, connect deadline, ICE-restart re-answers,
 //!   the error policy, the typed reports its user interfaces show and the reconnect decision.
+//! - [`IceRestart`]: when the offering side restarts ICE after a lasting disconnection.
 //! - [`FrameGate`]: the slot between the agent's encoder and its sender that keeps the H.264
 //!   reference chain decodable.
 //!
@@ -13,7 +14,11 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod gate;
+mod ice_restart;
+mod link;
 pub mod sharing;
 pub mod viewing;
 
 pub use gate::{FrameGate, KEYFRAME_RETRY, Pushed};
+pub use ice_restart::{IceRestart, RESTART_AFTER};
+pub use link::LinkState;

@@ -25,6 +25,8 @@ use tether_proto::signal::{
 };
 use tether_proto::{IceConfig, LocalIce, SessionCode};
 
+use crate::LinkState;
+
 pub use report::{Outcome, PairText, Reconnect, Report};
 
 /// How long `join` may go unanswered (the page's `JOIN_TIMEOUT_MS`).
@@ -47,34 +49,6 @@ pub enum Phase {
     Connected,
     /// Over; the last action was [`Action::End`].
     Ended,
-}
-
-/// The state of the peer connection's transport, as the peer reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkState {
-    /// Checking candidate pairs.
-    Connecting,
-    /// Connected (see [`Event::Connected`], which carries the pair).
-    Connected,
-    /// Consent checks failing; the agent restarts ICE.
-    Disconnected,
-    /// No pair works: the session ends.
-    Failed,
-    /// Closed.
-    Closed,
-}
-
-impl LinkState {
-    /// The name the `stats:` line shows as `ice=`.
-    pub fn name(self) -> &'static str {
-        match self {
-            LinkState::Connecting => "connecting",
-            LinkState::Connected => "connected",
-            LinkState::Disconnected => "disconnected",
-            LinkState::Failed => "failed",
-            LinkState::Closed => "closed",
-        }
-    }
 }
 
 /// What happened.

@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use tether_media::telemetry::ViewerStats;
 use tether_testkit::netlab::{Lab, Nat, SERVER_IP, Site};
 use tether_testkit::paint::Painter;
 use tether_testkit::process::{ChildProcess, workspace_bin};
@@ -301,9 +302,5 @@ fn ice_restart_reconnects_after_an_outage() {
 }
 
 fn frames_of(stats: &str) -> u64 {
-    stats
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("frames="))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+    stats.parse::<ViewerStats>().map_or(0, |s| s.frames)
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use serde_json::{Map, Value};
+use tether_media::telemetry::InputSent;
 use tether_proto::input::InputMsg;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelState};
 
@@ -113,7 +114,7 @@ pub async fn play(channel: Arc<dyn DataChannel>, script: InputScript) {
             return;
         }
         sent += 1;
-        println!("input: sent line={} type={} at_us={at_us}", line.line, line.kind);
+        println!("{}", InputSent { line: line.line, kind: line.kind.clone(), at_us });
     }
     println!("input: script done ({sent} messages)");
 }

@@ -12,18 +12,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
-use tether_media::rtc::{
-    PeerEvent, PeerOptions, PeerState, build_peer, candidate_from_proto, selected_pair,
-    settled_pair,
-};
+use tether_media::rtc::{PeerEvent, PeerLink, PeerOptions, Side, selected_pair};
 use tether_proto::input::{INPUT_CHANNEL, InputMsg};
-use tether_proto::signal::{IceCandidate, Role, Sdp, ServerMsg};
+use tether_proto::signal::{Role, Sdp, ServerMsg};
 use tether_proto::{IceConfig, LocalIce, SessionCode};
-use tether_session::viewing::{Action, Event, LinkState, Outcome, PairText, Report, Viewing};
+use tether_session::LinkState;
+use tether_session::viewing::{Action, Event, Outcome, PairText, Report, Viewing};
 use tether_signal_client::client::{ClientOptions, SignalClient, SignalSender};
 use tokio::sync::mpsc;
 use webrtc::data_channel::DataChannel;
-use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 
 use crate::audio::{AudioReceiver, AudioSettings, AudioStatsPrinter};
 use crate::input_script::{self, InputScript};
@@ -52,19 +49,12 @@ pub struct ViewerSettings {
 const STATS_EVERY: Duration = Duration::from_secs(1);
 /// Longest the stats queries of one `stats:` line may take.
 const STATS_BUDGET: Duration = Duration::from_millis(300);
-/// How long `state: connected` waits for the transport to name the selected pair.
-const PAIR_PATIENCE: Duration = Duration::from_secs(1);
-
-struct Peer {
-    pc: Arc<dyn PeerConnection>,
-    events: mpsc::Receiver<PeerEvent>,
-}
 
 /// The session's I/O: everything [`Action`]s act on.
 struct Io<'a> {
     settings: &'a ViewerSettings,
     tx: SignalSender,
-    peer: Option<Peer>,
+    peer: Option<PeerLink>,
     decoding: Decoding,
     audio: AudioReceiver,
     audio_stats: Option<AudioStatsPrinter>,
@@ -173,8 +163,8 @@ impl Io<'_> {
                 Err(err) => Event::AnswerFailed(format!("{err:#}")),
             }),
             Action::AddCandidate(candidate) => {
-                if let Some(peer) = &self.peer {
-                    add_candidate(peer.pc.as_ref(), &candidate).await;
+                if let Some(peer) = &mut self.peer {
+                    peer.add_candidate(candidate).await;
                 }
                 None
             }
@@ -185,27 +175,15 @@ impl Io<'_> {
 
     /// Makes the peer connection and answers the agent's offer.
     async fn answer(&mut self, ice: &IceConfig, offer: Sdp) -> anyhow::Result<Sdp> {
-        let (events_tx, events) = mpsc::channel(256);
         let options = PeerOptions { ice: ice.clone(), udp_bind: self.settings.udp_bind.clone() };
-        let pc = build_peer(&options, events_tx).await?;
-        let offer =
-            RTCSessionDescription::offer(offer.sdp).context("the offer is not valid SDP")?;
-        pc.set_remote_description(offer).await.context("the offer could not be applied")?;
-        let answer = pc.create_answer(None).await?;
-        pc.set_local_description(answer.clone()).await?;
-        self.peer = Some(Peer { pc, events });
-        Ok(Sdp { sdp: answer.sdp })
+        let peer = self.peer.insert(PeerLink::new(&options, Side::Answerer).await?);
+        peer.answer(offer).await.context("the offer could not be applied")
     }
 
     /// Answers a renegotiation offer (an ICE restart) on the live peer connection.
     async fn reanswer(&mut self, offer: Sdp) -> anyhow::Result<Sdp> {
-        let pc = &self.peer.as_ref().context("no peer connection to restart")?.pc;
-        let offer =
-            RTCSessionDescription::offer(offer.sdp).context("the offer is not valid SDP")?;
-        pc.set_remote_description(offer).await.context("the restart offer could not be applied")?;
-        let answer = pc.create_answer(None).await?;
-        pc.set_local_description(answer.clone()).await?;
-        Ok(Sdp { sdp: answer.sdp })
+        let peer = self.peer.as_mut().context("no peer connection to restart")?;
+        peer.answer(offer).await.context("the restart offer could not be applied")
     }
 
     /// Media and channels are handled here; what the session rules need comes back as an event.
@@ -222,15 +200,14 @@ impl Io<'_> {
                     self.tasks.spawn(request_keyframes(track, self.decoding.shared.clone()));
                 }
             }
-            PeerEvent::State(PeerState::Connected) => {
-                let pc = &self.peer.as_ref()?.pc;
-                let pair = settled_pair(pc.as_ref(), PAIR_PATIENCE).await;
+            PeerEvent::State(LinkState::Connected) => {
+                let pair = self.peer.as_ref()?.connected_pair().await;
                 let pair = pair.map(|p| PairText { description: p.to_string(), kinds: p.kinds() });
                 return Some(Event::Connected(pair));
             }
             PeerEvent::State(state) => {
                 tracing::info!(?state, "connection state");
-                return Some(Event::Link(link_state(state)));
+                return Some(Event::Link(state));
             }
             PeerEvent::DataChannel(channel) => {
                 let is_input = channel.label().await.is_ok_and(|l| l == INPUT_CHANNEL);
@@ -250,8 +227,8 @@ impl Io<'_> {
         let Some(peer) = &self.peer else { return };
         // Bounded: the stats line must never hold up the session loop.
         let network =
-            tokio::time::timeout(STATS_BUDGET, network_stats(peer.pc.as_ref())).await.ok();
-        let pair = tokio::time::timeout(STATS_BUDGET, selected_pair(peer.pc.as_ref()))
+            tokio::time::timeout(STATS_BUDGET, network_stats(peer.pc().as_ref())).await.ok();
+        let pair = tokio::time::timeout(STATS_BUDGET, selected_pair(peer.pc().as_ref()))
             .await
             .map_or("?".to_owned(), |pair| pair.map_or("none".to_owned(), |p| p.kinds()));
         let line = stats.line(&self.decoding.shared, network, link, pair);
@@ -268,7 +245,7 @@ impl Io<'_> {
     async fn finish(mut self) {
         self.tasks.abort_all();
         if let Some(peer) = self.peer.take() {
-            let _ = peer.pc.close().await;
+            peer.close().await;
         }
         let shared = self.decoding.shared.clone();
         let (decoding, audio) = (self.decoding, self.audio);
@@ -299,29 +276,10 @@ async fn sleep_until_some(at: Option<tokio::time::Instant>) {
     }
 }
 
-fn link_state(state: PeerState) -> LinkState {
-    match state {
-        PeerState::Connecting => LinkState::Connecting,
-        PeerState::Connected => LinkState::Connected,
-        PeerState::Disconnected => LinkState::Disconnected,
-        PeerState::Failed => LinkState::Failed,
-        PeerState::Closed => LinkState::Closed,
-    }
-}
-
-async fn next_event(peer: &mut Option<Peer>) -> Option<PeerEvent> {
+async fn next_event(peer: &mut Option<PeerLink>) -> Option<PeerEvent> {
     match peer {
-        Some(p) => p.events.recv().await,
+        Some(p) => p.next_event().await,
         None => std::future::pending().await,
-    }
-}
-
-async fn add_candidate(pc: &dyn PeerConnection, candidate: &IceCandidate) {
-    if candidate.candidate.is_empty() {
-        return;
-    }
-    if let Err(err) = pc.add_ice_candidate(candidate_from_proto(candidate)).await {
-        tracing::warn!(%err, "remote candidate refused");
     }
 }
 

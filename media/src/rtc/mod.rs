@@ -4,17 +4,19 @@
 
 mod assembler;
 mod keyframe;
+mod link;
 mod pair;
 mod peer;
 mod runtime;
 mod video_rtp;
 
 pub use assembler::{AssembledFrame, AssemblerStats, FrameAssembler};
+pub use link::{PeerLink, Side};
 pub use pair::{PairEnd, SelectedPair, selected_pair, settled_pair};
 pub use peer::{
-    AUDIO_STREAM_ID, PeerEvent, PeerOptions, PeerState, RtcError, VIDEO_STREAM_ID, audio_track,
-    build_peer, candidate_from_proto, candidate_to_proto, h264_codec, negotiated_extension_id,
-    opus_codec, video_track,
+    AUDIO_STREAM_ID, PeerEvent, PeerOptions, RtcError, VIDEO_STREAM_ID, audio_track, build_peer,
+    candidate_from_proto, candidate_to_proto, h264_codec, negotiated_extension_id, opus_codec,
+    video_track,
 };
 pub use video_rtp::{
     PLAYOUT_DELAY_URI, PacketizeError, PacketizerStart, VIDEO_CLOCK_HZ, VIDEO_RTP_MTU,

@@ -13,6 +13,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use tether_proto::signal::IceCandidate;
 use tether_proto::{IceConfig, TransportPolicy};
+use tether_session::LinkState;
 use tokio::sync::mpsc;
 use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
@@ -79,26 +80,11 @@ pub enum PeerEvent {
     /// A local ICE candidate to trickle to the peer.
     LocalCandidate(IceCandidate),
     /// The connection state changed.
-    State(PeerState),
+    State(LinkState),
     /// The peer's media track arrived (viewer side).
     Track(Arc<dyn TrackRemote>),
     /// The peer opened a data channel.
     DataChannel(Arc<dyn DataChannel>),
-}
-
-/// The connection states Tether acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PeerState {
-    /// ICE and DTLS are being set up.
-    Connecting,
-    /// Media can flow.
-    Connected,
-    /// Connectivity was lost; ICE may still recover.
-    Disconnected,
-    /// ICE or DTLS failed for good.
-    Failed,
-    /// Closed locally.
-    Closed,
 }
 
 /// How to build a peer connection.
@@ -138,11 +124,11 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         let state = match state {
-            RTCPeerConnectionState::Connected => PeerState::Connected,
-            RTCPeerConnectionState::Disconnected => PeerState::Disconnected,
-            RTCPeerConnectionState::Failed => PeerState::Failed,
-            RTCPeerConnectionState::Closed => PeerState::Closed,
-            _ => PeerState::Connecting,
+            RTCPeerConnectionState::Connected => LinkState::Connected,
+            RTCPeerConnectionState::Disconnected => LinkState::Disconnected,
+            RTCPeerConnectionState::Failed => LinkState::Failed,
+            RTCPeerConnectionState::Closed => LinkState::Closed,
+            _ => LinkState::Connecting,
         };
         self.emit(PeerEvent::State(state));
     }

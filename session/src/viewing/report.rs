@@ -128,10 +128,12 @@ impl fmt::Display for Outcome {
         match self {
             Outcome::HungUp => f.write_str("hung up"),
             Outcome::Bye(bye) => {
-                f.write_str(bye_text(bye.reason))?;
+                let why = bye_text(bye.reason);
+                f.write_str(why)?;
+                // The agent's sentence often is the reason's own ("the person declined").
                 match &bye.message {
-                    Some(message) => write!(f, ": {message}"),
-                    None => Ok(()),
+                    Some(message) if message != why => write!(f, ": {message}"),
+                    _ => Ok(()),
                 }
             }
             Outcome::IceFailed(detail) => {

@@ -214,6 +214,11 @@ fn the_error_policy_matches_the_page() {
     let acts =
         v.handle(t0, Event::Server(ServerMsg::Bye(Bye { reason: ByeReason::Stopped, message })));
     assert_eq!(lines(&acts), ["state: ended (the person stopped sharing: gone fishing)"]);
+    let (mut v, t0) = viewing();
+    let message = Some("the person declined".to_owned());
+    let acts =
+        v.handle(t0, Event::Server(ServerMsg::Bye(Bye { reason: ByeReason::Denied, message })));
+    assert_eq!(lines(&acts), ["state: ended (the person declined)"], "not said twice");
 }
 
 #[test]

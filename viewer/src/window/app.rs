@@ -1,7 +1,7 @@
-//! The winit application: drawing, the code prompt, and input capture.
+//! The winit application: the code prompt, the session's reports and input capture; painting
+//! is `draw`.
 
 use std::collections::HashSet;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,9 +18,10 @@ use winit::event_loop::ActiveEventLoop;
 use winit::keyboard::{KeyCode, PhysicalKey};
 use winit::window::{Fullscreen, Window, WindowId};
 
-use super::font::{CELL_H, draw_text, text_width};
-use super::layout::{Placement, Scale, blit, button, key_code, normalise, place};
+use super::layout::{Placement, Scale, button, key_code, normalise};
 use super::{FrameSlot, UiEvent};
+
+mod draw;
 
 const TEXT_SCALE: usize = 2;
 const BACKGROUND: u32 = 0x202020;
@@ -226,87 +227,6 @@ impl App {
     fn pointer_msg(&self) -> Option<InputMsg> {
         normalise(&self.placement, self.pointer).map(|(x, y)| InputMsg::PointerMove { x, y })
     }
-
-    fn draw(&mut self) {
-        let Some((window, surface)) = &mut self.window else { return };
-        let size = window.inner_size();
-        let (Some(w), Some(h)) = (NonZeroU32::new(size.width), NonZeroU32::new(size.height)) else {
-            return;
-        };
-        if let Err(err) = surface.resize(w, h) {
-            tracing::warn!(%err, "window surface not resized");
-            return;
-        }
-        let (ww, wh) = (size.width as usize, size.height as usize);
-        let Ok(mut buf) = surface.buffer_mut() else { return };
-        match (&self.frame, &self.prompt) {
-            (Some(frame), None) => {
-                let fsize = (frame.width, frame.height);
-                self.placement = place(self.scale, fsize, (size.width, size.height), self.pointer);
-                let fsize = (frame.width as usize, frame.height as usize);
-                blit(&mut buf, (ww, wh), &frame.rgba, fsize, &self.placement);
-            }
-            _ => buf.fill(BACKGROUND),
-        }
-        let line_h = CELL_H * TEXT_SCALE;
-        if let Some(prompt) = &self.prompt {
-            let shown: String = (0..9)
-                .map(|i| prompt.chars().nth(i).unwrap_or('_'))
-                .enumerate()
-                .flat_map(|(i, c)| (i > 0 && i % 3 == 0).then_some(' ').into_iter().chain([c]))
-                .collect();
-            let lines = [
-                ("TETHER", TEXT),
-                ("Type the session code, then Enter:", TEXT),
-                (shown.as_str(), TEXT),
-                (self.message.as_str(), ERROR),
-            ];
-            let top = wh.saturating_sub(lines.len() * line_h * 2) / 2;
-            for (i, (text, rgb)) in lines.iter().enumerate() {
-                let x = ww.saturating_sub(text_width(text, TEXT_SCALE)) / 2;
-                draw_text(&mut buf, ww, x, top + i * line_h * 2, TEXT_SCALE, text, *rgb);
-            }
-        } else if let Some(banner) = &self.banner {
-            let top = wh.saturating_sub(line_h + 8);
-            if let Some(band) = buf.get_mut(top * ww..) {
-                band.fill(0);
-            }
-            let rgb = if banner.starts_with("ended") { ERROR } else { TEXT };
-            draw_text(&mut buf, ww, 8, top + 4, TEXT_SCALE, banner, rgb);
-        }
-        if self.show_stats && self.prompt.is_none() {
-            let lines = overlay_lines(self.stats.as_ref(), &self.pair);
-            let width = lines.iter().map(|l| text_width(l, TEXT_SCALE)).max().unwrap_or(0) + 16;
-            for y in 0..(lines.len() * line_h + 12).min(wh) {
-                if let Some(row) = buf.get_mut(y * ww..y * ww + width.min(ww)) {
-                    row.fill(0);
-                }
-            }
-            for (i, line) in lines.iter().enumerate() {
-                draw_text(&mut buf, ww, 8, 6 + i * line_h, TEXT_SCALE, line, OVERLAY);
-            }
-        }
-        if let Err(err) = buf.present() {
-            tracing::warn!(%err, "window not presented");
-        }
-    }
-}
-
-/// The overlay's lines from the last `stats:` line (`?` before the first, and for the round
-/// trip when the network's statistics timed out) and the selected candidate pair. The figures
-/// have the line's precision.
-fn overlay_lines(stats: Option<&ViewerStats>, pair: &str) -> Vec<String> {
-    let field = |show: fn(&ViewerStats) -> Option<String>| {
-        stats.and_then(show).unwrap_or_else(|| "?".to_owned())
-    };
-    vec![
-        format!("fps        {}", field(|s| Some(format!("{:.1}", s.fps)))),
-        format!("bitrate    {} kbit/s", field(|s| Some(format!("{:.0}", s.kbps)))),
-        format!("rtt        {} ms", field(|s| s.network.map(|n| format!("{:.1}", n.rtt_ms)))),
-        format!("decode     {} ms", field(|s| Some(format!("{:.2}", s.decode_ms)))),
-        format!("resolution {}", field(|s| Some(format!("{}x{}", s.width, s.height)))),
-        format!("ice        {pair}"),
-    ]
 }
 
 impl ApplicationHandler<UiEvent> for App {
@@ -387,31 +307,4 @@ impl ApplicationHandler<UiEvent> for App {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use tether_media::telemetry::NetworkStats;
-
-    #[test]
-    fn the_overlay_reads_the_stats_line() {
-        let stats = ViewerStats {
-            fps: 29.8,
-            kbps: 1200.0,
-            decode_ms: 1.25,
-            frames: 9,
-            width: 1280,
-            height: 720,
-            network: Some(NetworkStats { packets: 3, rtt_ms: 0.4, ..NetworkStats::default() }),
-            ..ViewerStats::default()
-        };
-        let lines = overlay_lines(Some(&stats), "host 127.0.0.1:1 -> host 127.0.0.1:2");
-        assert_eq!(lines[0], "fps        29.8");
-        assert_eq!(lines[1], "bitrate    1200 kbit/s");
-        assert_eq!(lines[2], "rtt        0.4 ms");
-        assert_eq!(lines[3], "decode     1.25 ms");
-        assert_eq!(lines[4], "resolution 1280x720");
-        assert!(lines[5].ends_with("-> host 127.0.0.1:2"));
-        assert_eq!(overlay_lines(None, "")[0], "fps        ?");
-        let timed_out = ViewerStats { network: None, ..stats };
-        assert_eq!(overlay_lines(Some(&timed_out), "")[2], "rtt        ? ms");
-    }
-}
+mod tests;
