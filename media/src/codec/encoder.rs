@@ -287,9 +287,9 @@ impl VideoEncoder for H264Encoder {
         if bps == 0 {
             return Err(EncodeError::Settings("bitrate must be positive"));
         }
-        self.settings.bitrate_bps = bps;
+        let from = std::mem::replace(&mut self.settings.bitrate_bps, bps);
         if let Some(encoder) = &mut self.encoder {
-            if let Err(err) = raw_options::set_bitrate(encoder, bps) {
+            if let Err(err) = raw_options::set_bitrate(encoder, from, bps) {
                 tracing::warn!(%err, bps, "openh264 refused the bitrate in place; rebuilding (IDR)");
                 self.encoder = None;
             }

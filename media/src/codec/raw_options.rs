@@ -20,8 +20,12 @@
 //! - `SetOption(ENCODER_OPTION_BITRATE)` reads one `SBitrateInfo` (layer, bits per second),
 //!   clips the rate to openh264's range, stores it as the target and re-divides it over the
 //!   spatial layers (`WelsEncoderApplyBitRate`); its rate control notices the new target on the
-//!   next picture (`RcUpdateBitrateFps`). No context rebuild, no IDR. It fails (reported) if the
-//!   rate exceeds the level's maximum that openh264 chose at init.
+//!   next picture (`RcUpdateBitrateFps`). No context rebuild, no IDR. It fails if the target
+//!   would exceed the layer's maximum (the crate sets maximum = target at init), having
+//!   written the target already; `ENCODER_OPTION_MAX_BITRATE` changes that maximum, and only
+//!   for a named layer (`SPATIAL_LAYER_0`: with `SPATIAL_LAYER_ALL` it writes a field the
+//!   encoder does not use). So [`set_bitrate`] raises the maximum before the target and lowers
+//!   it after, keeping target <= maximum at every step.
 //! - `SetOption(ENCODER_OPTION_FRAME_RATE)` reads one `float`, clips it and re-derives the
 //!   per-layer frame rates; likewise no rebuild.
 //! - The crate documents `raw_api` as unsafe only because one may set parameters it relies on:
@@ -31,8 +35,9 @@
 
 use openh264::encoder::Encoder;
 use openh264_sys2::{
-    ENCODER_OPTION_BITRATE, ENCODER_OPTION_FRAME_RATE, ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
-    SBitrateInfo, SEncParamExt, SM_FIXEDSLCNUM_SLICE, SPATIAL_LAYER_ALL,
+    ENCODER_OPTION, ENCODER_OPTION_BITRATE, ENCODER_OPTION_FRAME_RATE, ENCODER_OPTION_MAX_BITRATE,
+    ENCODER_OPTION_SVC_ENCODE_PARAM_EXT, SBitrateInfo, SEncParamExt, SM_FIXEDSLCNUM_SLICE,
+    SPATIAL_LAYER_0,
 };
 
 /// What [`apply`] changes in an initialised encoder.
@@ -65,16 +70,35 @@ pub(crate) fn apply(encoder: &mut Encoder, options: RawOptions) -> Result<(), op
     check(set, "SetOption(SVC_ENCODE_PARAM_EXT)")
 }
 
-/// Changes the target bitrate of an initialised encoder in place: the next picture is not an
-/// IDR.
-pub(crate) fn set_bitrate(encoder: &mut Encoder, bps: u32) -> Result<(), openh264::Error> {
+/// Changes the target bitrate of an initialised encoder from `from` to `to` bits per second
+/// in place: the next picture is not an IDR. The layer's maximum follows the target.
+pub(crate) fn set_bitrate(
+    encoder: &mut Encoder,
+    from: u32,
+    to: u32,
+) -> Result<(), openh264::Error> {
+    let max = (ENCODER_OPTION_MAX_BITRATE, "SetOption(MAX_BITRATE)");
+    let target = (ENCODER_OPTION_BITRATE, "SetOption(BITRATE)");
+    let order = if to > from { [max, target] } else { [target, max] };
+    for (option, name) in order {
+        set_layer_bitrate(encoder, option, to, name)?;
+    }
+    Ok(())
+}
+
+fn set_layer_bitrate(
+    encoder: &mut Encoder,
+    option: ENCODER_OPTION,
+    bps: u32,
+    name: &str,
+) -> Result<(), openh264::Error> {
     let bitrate = i32::try_from(bps).unwrap_or(i32::MAX);
-    let mut info = SBitrateInfo { iLayer: SPATIAL_LAYER_ALL, iBitrate: bitrate };
-    // SAFETY: a valid, exclusively borrowed `SBitrateInfo`, the type openh264 reads for this
-    // option; it copies the two fields and keeps no pointer. The encoder is initialised.
-    let set =
-        unsafe { encoder.raw_api().set_option(ENCODER_OPTION_BITRATE, (&raw mut info).cast()) };
-    check(set, "SetOption(BITRATE)")
+    let mut info = SBitrateInfo { iLayer: SPATIAL_LAYER_0, iBitrate: bitrate };
+    // SAFETY: a valid, exclusively borrowed `SBitrateInfo`, the type openh264 reads for both
+    // bitrate options; it copies the two fields and keeps no pointer. The encoder is
+    // initialised.
+    let set = unsafe { encoder.raw_api().set_option(option, (&raw mut info).cast()) };
+    check(set, name)
 }
 
 /// Changes the frame rate the rate control budgets for, in place.

@@ -104,6 +104,11 @@ fn bitrate_and_frame_rate_change_in_place_without_a_keyframe() {
     delta_bytes(&mut enc, 76, 15, size);
     let back = delta_bytes(&mut enc, 91, 30, size);
     assert!(back * 2 > high, "back to 6 Mbit/s: {back} bytes a frame, was {high}");
+    // Above the rate it was built with (openh264's maximum started there).
+    enc.set_bitrate(20_000_000).unwrap();
+    delta_bytes(&mut enc, 121, 15, size);
+    let higher = delta_bytes(&mut enc, 136, 30, size);
+    assert!(higher > back, "20 Mbit/s: {higher} bytes a frame, 6 Mbit/s: {back}");
     assert!(enc.set_bitrate(0).is_err());
     assert!(enc.set_frame_rate(0.0).is_err());
 }
