@@ -82,9 +82,13 @@ struct Cli {
     /// Highest frame rate to capture and send.
     #[arg(long, value_name = "FPS", default_value_t = 60.0)]
     max_fps: f32,
-    /// Video bitrate target, in kbit/s.
+    /// Video bitrate target, in kbit/s: the most the link's estimate may reach.
     #[arg(long, value_name = "KBPS", default_value_t = 8000)]
     bitrate: u32,
+    /// Send at --bitrate whatever the link does: no congestion control (for measurements, or
+    /// a link known to be fast).
+    #[arg(long)]
+    fixed_bitrate: bool,
     /// Local UDP address for media (repeatable); 0.0.0.0:0 gathers on every interface.
     #[arg(long, value_name = "IP:PORT", default_value = "0.0.0.0:0")]
     udp_bind: Vec<String>,
@@ -144,6 +148,7 @@ async fn serve(cli: &Cli, loop_end: LoopEnd, terminal: Option<UiEnd>) -> anyhow:
         video: VideoSettings {
             max_fps: cli.max_fps,
             bitrate_bps: cli.bitrate.saturating_mul(1000),
+            adaptive: !cli.fixed_bitrate,
         },
         udp_bind: cli.udp_bind.clone(),
         view_only: cli.view_only,

@@ -175,9 +175,9 @@ impl Agent<'_> {
                 let view_only = view_only || self.settings.view_only;
                 tracing::info!(view_only, "starting the session");
                 let input = InputSettings { view_only, monitor: self.settings.display };
-                match Session::start(&self.ice, &self.settings.udp_bind, input, self.settings.audio)
-                    .await
-                {
+                let (ice, udp_bind) = (&self.ice, &self.settings.udp_bind);
+                let video = &self.settings.video;
+                match Session::start(ice, udp_bind, input, self.settings.audio, video).await {
                     Ok((started, offer)) => {
                         self.session = Some(started);
                         self.tx.send(&ClientMsg::Offer(offer)).await?;

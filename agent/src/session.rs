@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use tether_media::rtc::{
-    PLAYOUT_DELAY_URI, PacketizerStart, PeerLink, PeerOptions, RtcError, Side,
-    negotiated_extension_id, video_track,
+    CongestionSettings, LinkEstimate, PLAYOUT_DELAY_URI, PacketizerStart, PeerLink, PeerOptions,
+    RtcError, Side, negotiated_extension_id, video_track,
 };
 use tether_proto::IceConfig;
 use tether_proto::input::INPUT_CHANNEL;
@@ -17,7 +17,7 @@ use webrtc::rtp_transceiver::RtpSender;
 
 use crate::audio::{self, AudioPipeline, AudioTrack};
 use crate::input::{self, InputService, InputSettings};
-use crate::video::{SourceFactory, VideoPipeline, VideoSettings};
+use crate::video::{MIN_BITRATE_BPS, SourceFactory, VideoPipeline, VideoSettings};
 
 pub struct Session {
     /// The peer connection, its negotiation and its ICE restarts.
@@ -31,6 +31,9 @@ pub struct Session {
     input: Option<InputService>,
     audio_track: Option<AudioTrack>,
     audio: Option<AudioPipeline>,
+    /// What the congestion controller makes of the viewer's feedback; `None` with a fixed
+    /// bitrate.
+    estimate: Option<Arc<LinkEstimate>>,
 }
 
 impl Session {
@@ -41,8 +44,20 @@ impl Session {
         udp_bind: &[String],
         input: InputSettings,
         with_audio: bool,
+        video: &VideoSettings,
     ) -> Result<(Self, Sdp), RtcError> {
-        let options = PeerOptions { ice: ice.clone(), udp_bind: udp_bind.to_vec() };
+        let max_bitrate_bps = video.bitrate_bps;
+        let estimate = Arc::new(LinkEstimate::default());
+        // GCC starts at the configured bitrate: on a LAN the picture is sharp at once; on a
+        // slower link the first second's overuse brings the estimate down.
+        let congestion = CongestionSettings {
+            initial_bps: max_bitrate_bps,
+            min_bps: MIN_BITRATE_BPS.min(max_bitrate_bps),
+            max_bps: max_bitrate_bps,
+            estimate: estimate.clone(),
+        };
+        let congestion = video.adaptive.then_some(congestion);
+        let options = PeerOptions { ice: ice.clone(), udp_bind: udp_bind.to_vec(), congestion };
         let mut link =
             PeerLink::new(&options, Side::Offerer { restart_after: RESTART_AFTER }).await?;
         let pc = link.pc().clone();
@@ -68,6 +83,7 @@ impl Session {
             input: None,
             audio_track,
             audio: None,
+            estimate: video.adaptive.then_some(estimate),
         };
         Ok((session, offer))
     }
@@ -106,8 +122,10 @@ impl Session {
             playout_delay_id: negotiated_extension_id(&params.rtp_parameters, PLAYOUT_DELAY_URI),
         };
         tracing::debug!(playout_delay_id = ?rtp.playout_delay_id, "video RTP");
-        let pipeline = VideoPipeline::start(open_source, settings, self.track.clone(), rtp)
-            .map_err(|e| format!("cannot start the video thread: {e}"))?;
+        let estimate = self.estimate.clone();
+        let pipeline =
+            VideoPipeline::start(open_source, settings, self.track.clone(), rtp, estimate)
+                .map_err(|e| format!("cannot start the video thread: {e}"))?;
         self.video = Some(pipeline);
         let input = InputService::start(self.input_channel.clone(), self.input_settings)
             .map_err(|e| format!("cannot start the input thread: {e}"))?;

@@ -24,7 +24,11 @@ use webrtc::peer_connection::PeerConnection;
 const PATIENCE: Duration = Duration::from_secs(20);
 
 fn options() -> PeerOptions {
-    PeerOptions { ice: IceConfig::default(), udp_bind: vec!["127.0.0.1:0".into()] }
+    PeerOptions {
+        ice: IceConfig::default(),
+        udp_bind: vec!["127.0.0.1:0".into()],
+        congestion: None,
+    }
 }
 
 /// A moving gradient, so every frame differs.

@@ -43,6 +43,8 @@ pub struct FrameGate<T> {
     /// When `keyframe_wanted` should next return true; `None` while no keyframe is wanted.
     keyframe_due: Option<Instant>,
     last_keyframe: Option<Instant>,
+    /// [`KEYFRAME_RETRY`], or longer on a slow link (see [`FrameGate::set_keyframe_spacing`]).
+    spacing: Duration,
     dropped: u64,
     discarded: u64,
 }
@@ -61,9 +63,17 @@ impl<T> FrameGate<T> {
             chain_broken: false,
             keyframe_due: None,
             last_keyframe: None,
+            spacing: KEYFRAME_RETRY,
             dropped: 0,
             discarded: 0,
         }
+    }
+
+    /// Spaces keyframes (and repeated requests) at least `spacing` apart, never less than
+    /// [`KEYFRAME_RETRY`]. On a slow link a keyframe takes long to send; asking for the next
+    /// before the link has carried this one twice over is how a lossy link drowns in them.
+    pub fn set_keyframe_spacing(&mut self, spacing: Duration) {
+        self.spacing = spacing.max(KEYFRAME_RETRY);
     }
 
     /// Offers an encoded frame to the sender.
@@ -116,7 +126,7 @@ impl<T> FrameGate<T> {
     pub fn keyframe_wanted(&mut self, now: Instant) -> bool {
         match self.keyframe_due {
             Some(due) if now >= due => {
-                self.keyframe_due = Some(later(now));
+                self.keyframe_due = Some(later(now, self.spacing));
                 true
             }
             _ => false,
@@ -154,7 +164,8 @@ impl<T> FrameGate<T> {
         if self.keyframe_due.is_some() {
             return;
         }
-        let earliest = self.last_keyframe.map(later);
+        let spacing = self.spacing;
+        let earliest = self.last_keyframe.map(|at| later(at, spacing));
         self.keyframe_due = Some(match earliest {
             Some(earliest) if earliest > now => earliest,
             _ => now,
@@ -162,9 +173,9 @@ impl<T> FrameGate<T> {
     }
 }
 
-/// `at` plus [`KEYFRAME_RETRY`], saturating instead of panicking at the far end of time.
-fn later(at: Instant) -> Instant {
-    at.checked_add(KEYFRAME_RETRY).unwrap_or(at)
+/// `at` plus `spacing`, saturating instead of panicking at the far end of time.
+fn later(at: Instant, spacing: Duration) -> Instant {
+    at.checked_add(spacing).unwrap_or(at)
 }
 
 #[cfg(test)]
@@ -338,5 +349,25 @@ mod tests {
         g.request_keyframe(t - Duration::from_secs(5));
         assert!(!g.keyframe_wanted(t - Duration::from_secs(5)));
         assert!(g.keyframe_wanted(t + KEYFRAME_RETRY));
+    }
+
+    #[test]
+    fn a_slow_link_spaces_keyframes_further_apart() {
+        let (mut g, t) = gate();
+        g.set_keyframe_spacing(Duration::from_secs(2));
+        g.push(t, 1, true);
+        g.take();
+        g.request_keyframe(t + FRAME);
+        assert!(!g.keyframe_wanted(t + KEYFRAME_RETRY), "the short spacing no longer applies");
+        assert!(g.keyframe_wanted(t + Duration::from_secs(2)));
+        assert!(!g.keyframe_wanted(t + Duration::from_secs(3)), "repeats are spaced too");
+        assert!(g.keyframe_wanted(t + Duration::from_secs(4)));
+        g.set_keyframe_spacing(Duration::ZERO);
+        g.push(t + Duration::from_secs(5), 2, true);
+        g.request_keyframe(t + Duration::from_secs(5));
+        assert!(
+            g.keyframe_wanted(t + Duration::from_secs(5) + KEYFRAME_RETRY),
+            "never below the floor"
+        );
     }
 }

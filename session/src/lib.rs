@@ -4,6 +4,7 @@
 //! - [`sharing`]: the agent's side: consent, stop, new code.
 //! - [`viewing`]: the viewer's side: join, answer, connect deadline, ICE-restart re-answers,
 //!   the error policy, the typed reports its user interfaces show and the reconnect decision.
+//! - [`quality`]: the agent's video bitrate and frame rate from what the link allows.
 //! - [`IceRestart`]: when the offering side restarts ICE after a lasting disconnection.
 //! - [`FrameGate`]: the slot between the agent's encoder and its sender that keeps the H.264
 //!   reference chain decodable.
@@ -16,6 +17,7 @@
 mod gate;
 mod ice_restart;
 mod link;
+pub mod quality;
 pub mod sharing;
 pub mod viewing;
 

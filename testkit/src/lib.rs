@@ -12,6 +12,7 @@
 //! - [`tone`]: tone WAV files and their analysis (dominant frequency, level, sound spans).
 #![forbid(unsafe_code)]
 
+pub mod linklab;
 pub mod loopback;
 pub mod netlab;
 pub mod paint;

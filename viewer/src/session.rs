@@ -175,7 +175,11 @@ impl Io<'_> {
 
     /// Makes the peer connection and answers the agent's offer.
     async fn answer(&mut self, ice: &IceConfig, offer: Sdp) -> anyhow::Result<Sdp> {
-        let options = PeerOptions { ice: ice.clone(), udp_bind: self.settings.udp_bind.clone() };
+        let options = PeerOptions {
+            ice: ice.clone(),
+            udp_bind: self.settings.udp_bind.clone(),
+            congestion: None,
+        };
         let peer = self.peer.insert(PeerLink::new(&options, Side::Answerer).await?);
         peer.answer(offer).await.context("the offer could not be applied")
     }
@@ -231,6 +235,10 @@ impl Io<'_> {
         let pair = tokio::time::timeout(STATS_BUDGET, selected_pair(peer.pc().as_ref()))
             .await
             .map_or("?".to_owned(), |pair| pair.map_or("none".to_owned(), |p| p.kinds()));
+        if let Some(network) = &network {
+            let rtt_us = (network.rtt_ms * 1000.0).max(0.0) as u64;
+            self.decoding.shared.rtt_us.store(rtt_us, std::sync::atomic::Ordering::Relaxed);
+        }
         let line = stats.line(&self.decoding.shared, network, link, pair);
         println!("{line}");
         if let Some(ui) = &self.settings.ui {
@@ -257,6 +265,7 @@ impl Io<'_> {
         .ok();
         if self.settings.latency_probe {
             println!("{}", latency_line(&shared.latencies()));
+            println!("{}", shared.freezes());
         }
     }
 }

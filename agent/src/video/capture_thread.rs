@@ -1,4 +1,4 @@
-//! The capture thread: paces itself to the frame rate, skips still screens, converts the
+//! The capture thread: paces itself to the (rate-controlled) frame rate, skips still screens, converts the
 //! changed parts of frames to I420 and hands the newest picture to the encoder.
 
 use std::sync::atomic::Ordering;
@@ -10,17 +10,12 @@ use super::stats::Counter;
 use super::{RawFrame, Shared, SourceFactory, lock};
 use crate::capture::{CaptureError, ChangeDetector, copy_picture, update_picture};
 
-pub(super) fn run(
-    open_source: SourceFactory,
-    max_fps: f32,
-    shared: &Shared,
-) -> Result<(), CaptureError> {
+pub(super) fn run(open_source: SourceFactory, shared: &Shared) -> Result<(), CaptureError> {
     let mut source = open_source()?;
     let mut detector = ChangeDetector::default();
     // The screen as I420, kept between frames: only what changed is converted into it.
     let mut picture = I420Frame::default();
     let mut work = I420Frame::new(2, 2);
-    let interval = Duration::from_secs_f32(1.0 / max_fps.max(1.0));
     let mut next_tick = Instant::now();
     while !shared.stopping() {
         let now = Instant::now();
@@ -28,6 +23,8 @@ pub(super) fn run(
             std::thread::sleep(next_tick - now);
         }
         wait_for_encoder(shared);
+        // The rate controller lowers the frame rate on a slow link.
+        let interval = Duration::from_secs_f32(1.0 / shared.target_fps().max(1.0));
         next_tick = (next_tick + interval).max(Instant::now());
         shared.stats.add(Counter::Polled, 1);
         // DAMAGE says whether anything was drawn: a still screen costs no copy and no compare.

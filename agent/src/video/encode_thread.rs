@@ -2,11 +2,14 @@
 //! It keeps the last picture so that a keyframe request on a still screen can be answered
 //! without a new capture.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tether_media::codec::{EncoderSettings, H264Encoder, VideoEncoder};
+use tether_media::rtc::LinkEstimate;
 
+use super::rate::RateControl;
 use super::stats::Counter;
 use super::{OutFrame, RawFrame, Shared, VideoSettings, lock};
 
@@ -15,7 +18,11 @@ const IDLE_WAKE: Duration = Duration::from_millis(20);
 /// How often the running figures are logged.
 const REPORT_EVERY: Duration = Duration::from_secs(5);
 
-pub(super) fn run(settings: &VideoSettings, shared: &Shared) -> Result<(), String> {
+pub(super) fn run(
+    settings: &VideoSettings,
+    estimate: Option<Arc<LinkEstimate>>,
+    shared: &Shared,
+) -> Result<(), String> {
     let mut encoder = H264Encoder::new(EncoderSettings {
         bitrate_bps: settings.bitrate_bps,
         max_fps: settings.max_fps,
@@ -25,18 +32,30 @@ pub(super) fn run(settings: &VideoSettings, shared: &Shared) -> Result<(), Strin
     let mut last: Option<RawFrame> = None;
     let mut first = true;
     let mut last_report = Instant::now();
+    let mut rate = RateControl::new(settings, estimate);
+    // `last` has not been encoded yet.
+    let mut unencoded = false;
     while !shared.stopping() {
-        let fresh = next_picture(shared);
-        let keyframe_wanted = lock(&shared.gate).keyframe_wanted(Instant::now());
-        if let Some(frame) = fresh {
+        rate.poll(Instant::now(), shared, &mut encoder);
+        if let Some(frame) = next_picture(shared) {
             if let Some(old) = last.replace(frame) {
                 lock(&shared.raw).spare = Some(old.i420);
             }
-        } else if !keyframe_wanted {
+            unencoded = true;
+        }
+        // The sender is still pacing out the previous frame: one encoded now would only be
+        // dropped at the gate (and a keyframe asked for, which on a slow link feeds on itself).
+        // Wait; the newest picture is encoded once the sender takes that frame.
+        if lock(&shared.gate).has_pending() {
+            continue;
+        }
+        let keyframe_wanted = lock(&shared.gate).keyframe_wanted(Instant::now());
+        if !unencoded && !keyframe_wanted {
             continue;
         }
         // A new picture, or a keyframe request answered with the last picture.
         let Some(frame) = &last else { continue };
+        unencoded = false;
         let started = Instant::now();
         shared.encoding.store(true, Ordering::Release);
         let result = encoder.encode(&frame.i420, first || keyframe_wanted);
@@ -47,7 +66,10 @@ pub(super) fn run(settings: &VideoSettings, shared: &Shared) -> Result<(), Strin
                 shared.stats.add_time(Counter::EncodeUs, started);
                 shared.stats.add(Counter::Encoded, 1);
                 let keyframe = encoded.keyframe;
-                let out = OutFrame { frame: encoded, captured_at: frame.captured_at };
+                shared.stats.add(Counter::Keyframes, u64::from(keyframe));
+                let encoded_at = Instant::now();
+                rate.frame_encoded(encoded_at);
+                let out = OutFrame { frame: encoded, captured_at: frame.captured_at, encoded_at };
                 lock(&shared.gate).push(Instant::now(), out, keyframe);
                 shared.frame_ready.notify_one();
             }
@@ -59,6 +81,7 @@ pub(super) fn run(settings: &VideoSettings, shared: &Shared) -> Result<(), Strin
         }
         if last_report.elapsed() >= REPORT_EVERY {
             shared.stats.report(last_report.elapsed());
+            rate.log_link();
             last_report = Instant::now();
         }
     }

@@ -3,8 +3,10 @@
 //! ```text
 //! tether-capture thread: capture -> changed? -> BGRA->I420 --latest wins--> raw slot
 //! tether-encode thread:  raw slot -> H.264 --push--> FrameGate (latest wins, chain-safe)
-//! tokio sender task:     FrameGate --take--> RTP (webrtc-rs)
+//! tokio sender task:     FrameGate --take--> RTP, paced at 2.5x the target (webrtc-rs)
 //! tokio rtcp task:       PLI/FIR from the viewer --> gate.request_keyframe()
+//! webrtc-rs driver:      TWCC feedback --> GCC --> LinkEstimate --> rate::RateControl (encode
+//!                        thread) --> encoder bitrate and fps, capture fps, pacer rate
 //! ```
 //! Capture and encoding overlap on the two threads, so a frame's capture never waits for the
 //! previous frame's encode. Neither hand-off queues: a slow encoder or network drops frames
@@ -12,21 +14,23 @@
 
 mod capture_thread;
 mod encode_thread;
+mod rate;
 mod send;
 mod stats;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use tether_media::codec::{EncodedFrame, I420Frame};
-use tether_media::rtc::PacketizerStart;
+use tether_media::rtc::{LinkEstimate, PacketizerStart};
 use tether_session::FrameGate;
 use tokio::sync::Notify;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 
 use crate::capture::{CaptureError, FrameSource};
+pub use rate::MIN_BITRATE_BPS;
 use stats::Stats;
 
 /// Opens the frame source on the capture thread (X11 handles cannot move between threads).
@@ -37,6 +41,8 @@ pub type SourceFactory = Box<dyn FnOnce() -> Result<Box<dyn FrameSource>, Captur
 pub struct VideoSettings {
     pub max_fps: f32,
     pub bitrate_bps: u32,
+    /// Follow the link's estimate (off with `--fixed-bitrate`).
+    pub adaptive: bool,
 }
 
 /// A converted picture waiting for the encoder.
@@ -57,6 +63,7 @@ struct RawSlot {
 struct OutFrame {
     frame: EncodedFrame,
     captured_at: Instant,
+    encoded_at: Instant,
 }
 
 /// What the threads and tasks share.
@@ -71,10 +78,19 @@ struct Shared {
     encoding: AtomicBool,
     stop: AtomicBool,
     stats: Stats,
+    /// The rate controller's bitrate, for the pacer.
+    target_bps: AtomicU32,
+    /// The link estimate (0 before one), for the pacer.
+    estimate_bps: AtomicU32,
+    /// The rate controller's frame rate (`f32` bits), for the capture thread.
+    target_fps_bits: AtomicU32,
+    /// How long the last frame took from the encoder to its last packet's release: more than
+    /// a frame interval means the sender is falling behind.
+    send_lag_us: AtomicU64,
 }
 
 impl Shared {
-    fn new() -> Arc<Self> {
+    fn new(settings: &VideoSettings) -> Arc<Self> {
         Arc::new(Shared {
             raw: Mutex::new(RawSlot::default()),
             raw_ready: Condvar::new(),
@@ -83,7 +99,15 @@ impl Shared {
             encoding: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             stats: Stats::default(),
+            target_bps: AtomicU32::new(settings.bitrate_bps),
+            estimate_bps: AtomicU32::new(0),
+            target_fps_bits: AtomicU32::new(settings.max_fps.to_bits()),
+            send_lag_us: AtomicU64::new(0),
         })
+    }
+
+    fn target_fps(&self) -> f32 {
+        f32::from_bits(self.target_fps_bits.load(Ordering::Relaxed))
     }
 
     fn stopping(&self) -> bool {
@@ -108,15 +132,17 @@ pub struct VideoPipeline {
 
 impl VideoPipeline {
     /// Starts capturing and sending on `track`, packetized as `rtp` says (its epoch must not
-    /// be later than now: captures are stamped relative to it).
+    /// be later than now: captures are stamped relative to it). With `estimate`, the
+    /// congestion controller's, quality follows the link.
     pub fn start(
         open_source: SourceFactory,
         settings: VideoSettings,
         track: Arc<TrackLocalStaticRTP>,
         rtp: PacketizerStart,
+        estimate: Option<Arc<LinkEstimate>>,
     ) -> std::io::Result<Self> {
-        let shared = Shared::new();
-        let (capture, encode) = spawn_threads(&shared, open_source, settings)?;
+        let shared = Shared::new(&settings);
+        let (capture, encode) = spawn_threads(&shared, open_source, settings, estimate)?;
         let sender = tokio::spawn(send::send_loop(shared.clone(), track.clone(), rtp));
         let rtcp = tokio::spawn(send::keyframe_requests(shared.clone(), track));
         Ok(VideoPipeline { shared, capture: Some(capture), encode: Some(encode), sender, rtcp })
@@ -156,11 +182,12 @@ fn spawn_threads(
     shared: &Arc<Shared>,
     open_source: SourceFactory,
     settings: VideoSettings,
+    estimate: Option<Arc<LinkEstimate>>,
 ) -> std::io::Result<Threads> {
     let capture = std::thread::Builder::new().name("tether-capture".into()).spawn({
-        let (shared, max_fps) = (shared.clone(), settings.max_fps);
+        let shared = shared.clone();
         move || {
-            let result = capture_thread::run(open_source, max_fps, &shared);
+            let result = capture_thread::run(open_source, &shared);
             // The encoder has nothing more to wait for.
             shared.request_stop();
             result
@@ -169,7 +196,7 @@ fn spawn_threads(
     let encode = std::thread::Builder::new().name("tether-encode".into()).spawn({
         let shared = shared.clone();
         move || {
-            let result = encode_thread::run(&settings, &shared);
+            let result = encode_thread::run(&settings, estimate, &shared);
             shared.request_stop();
             result
         }

@@ -18,6 +18,7 @@ pub(super) struct Counters {
     pub(super) polled: AtomicU64,
     pub(super) captured: AtomicU64,
     pub(super) encoded: AtomicU64,
+    pub(super) keyframes: AtomicU64,
     pub(super) sent: AtomicU64,
     pub(super) bytes: AtomicU64,
     pub(super) capture_us: AtomicU64,
@@ -32,6 +33,8 @@ pub(super) enum Counter {
     Polled,
     Captured,
     Encoded,
+    /// Encoded pictures that are IDRs.
+    Keyframes,
     Sent,
     Bytes,
     CaptureUs,
@@ -45,6 +48,7 @@ impl Counters {
             Counter::Polled => &self.polled,
             Counter::Captured => &self.captured,
             Counter::Encoded => &self.encoded,
+            Counter::Keyframes => &self.keyframes,
             Counter::Sent => &self.sent,
             Counter::Bytes => &self.bytes,
             Counter::CaptureUs => &self.capture_us,
@@ -92,6 +96,7 @@ impl Stats {
         VideoSendStats {
             captured,
             encoded,
+            keyframes: self.total(Counter::Keyframes),
             sent: self.total(Counter::Sent),
             bytes: self.total(Counter::Bytes),
             capture_ms: VideoSendStats::per_frame_ms(self.total(Counter::CaptureUs), captured),
@@ -122,7 +127,7 @@ mod tests {
         assert_eq!((summary.capture_ms, summary.encode_ms), (0.5, 5.0));
         assert_eq!(
             summary.to_string(),
-            "video: captured=4 encoded=2 sent=0 bytes=0 capture_ms=0.50 convert_ms=0.00 encode_ms=5.00"
+            "video: captured=4 encoded=2 sent=0 bytes=0 capture_ms=0.50 convert_ms=0.00 encode_ms=5.00 keyframes=0"
         );
         stats.report(Duration::from_secs(1));
         assert_eq!(stats.total(Counter::Captured), 4, "reports do not reset totals");

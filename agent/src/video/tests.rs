@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use tether_media::rtc::LinkEstimate;
+
 use super::stats::Counter;
 use super::{OutFrame, Shared, SourceFactory, VideoSettings, lock, spawn_threads};
 use crate::capture::{DisplaySpec, Motion, open};
@@ -14,9 +16,17 @@ fn synthetic(motion: Motion) -> SourceFactory {
 }
 
 fn start(motion: Motion) -> (Arc<Shared>, impl FnOnce()) {
-    let shared = Shared::new();
-    let settings = VideoSettings { max_fps: 100.0, bitrate_bps: 1_000_000 };
-    let (capture, encode) = spawn_threads(&shared, synthetic(motion), settings).unwrap();
+    start_with(motion, None, 1_000_000)
+}
+
+fn start_with(
+    motion: Motion,
+    estimate: Option<Arc<LinkEstimate>>,
+    bitrate_bps: u32,
+) -> (Arc<Shared>, impl FnOnce()) {
+    let settings = VideoSettings { max_fps: 100.0, bitrate_bps, adaptive: true };
+    let shared = Shared::new(&settings);
+    let (capture, encode) = spawn_threads(&shared, synthetic(motion), settings, estimate).unwrap();
     let stopper = shared.clone();
     (shared, move || {
         stopper.request_stop();
@@ -67,16 +77,58 @@ fn a_still_screen_costs_no_encoding_until_a_keyframe_is_requested() {
 }
 
 #[test]
-fn motion_is_encoded_and_the_gate_never_queues() {
+fn the_encoder_waits_for_the_sender_so_nothing_queues_or_breaks_the_chain() {
     let (shared, stop) = start(Motion::MovingBox);
     let (_, keyframe) = next_frame(&shared).expect("a first frame");
     assert!(keyframe);
-    // Nobody takes frames for a while: at most one waits in the gate, never a queue.
-    wait_until("ten encodes", || shared.stats.total(Counter::Encoded) >= 10);
-    let mut gate = lock(&shared.gate);
-    let _ = gate.take();
-    assert!(gate.take().is_none(), "at most one frame waits");
+    // Nobody takes frames (a sender pacing a big one out): one waits in the gate, and the
+    // encoder encodes nothing more meanwhile, while the capture goes on.
+    wait_until("a frame waiting", || lock(&shared.gate).has_pending());
+    let (encoded, captured) =
+        (shared.stats.total(Counter::Encoded), shared.stats.total(Counter::Captured));
+    wait_until("ten more captures", || shared.stats.total(Counter::Captured) >= captured + 10);
+    assert_eq!(shared.stats.total(Counter::Encoded), encoded, "no encoding while one waits");
+    // Taking it lets the newest picture through, as a delta: the chain never broke.
+    let (_, keyframe) = next_frame(&shared).expect("the waiting frame");
+    assert!(!keyframe);
+    let (_, keyframe) = next_frame(&shared).expect("the next picture");
+    assert!(!keyframe, "no keyframe asked for");
+    let gate = lock(&shared.gate);
+    assert_eq!((gate.discarded(), gate.dropped()), (0, 0), "nothing dropped at the gate");
     drop(gate);
     assert!(shared.stop.load(Ordering::Relaxed) || shared.stats.total(Counter::Captured) >= 10);
+    stop();
+}
+
+#[test]
+fn the_link_estimate_steers_bitrate_and_frame_rate_without_keyframes() {
+    let estimate = Arc::new(LinkEstimate::default());
+    let (shared, stop) = start_with(Motion::MovingBox, Some(estimate.clone()), 8_000_000);
+    let (_, keyframe) = next_frame(&shared).expect("a first frame");
+    assert!(keyframe);
+    estimate.publish(500_000.0, 400_000, 0.0);
+    wait_until("the lower target", || shared.target_bps.load(Ordering::Relaxed) == 500_000);
+    assert_eq!(
+        shared.target_fps(),
+        25.0,
+        "a quarter of the full-rate bitrate, a quarter of 100 fps"
+    );
+    // Frames after the change are P frames: the encoder changed its rate in place. (A frame
+    // the gate had to drop while nobody took frames asks for a keyframe: that one is allowed.)
+    let _ = lock(&shared.gate).take();
+    let dropped = {
+        let gate = lock(&shared.gate);
+        gate.dropped() + gate.discarded()
+    };
+    for _ in 0..5 {
+        let (_, keyframe) = next_frame(&shared).expect("frames go on");
+        let gate = lock(&shared.gate);
+        let chain_kept = gate.dropped() + gate.discarded() == dropped;
+        assert!(!(keyframe && chain_kept), "a bitrate change costs no keyframe");
+    }
+    // The link has room again and the screen moves: the target climbs back, a step at a time.
+    estimate.publish(8_000_000.0, 500_000, 0.0);
+    wait_until("a step up", || shared.target_bps.load(Ordering::Relaxed) > 500_000);
+    assert!(shared.target_bps.load(Ordering::Relaxed) <= 625_000, "25 % at a time");
     stop();
 }

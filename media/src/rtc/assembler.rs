@@ -59,7 +59,20 @@ pub struct FrameAssembler {
     stats: AssemblerStats,
 }
 
+/// How long to wait for a missing packet on a path with round-trip time `rtt`: long enough for
+/// a NACK and its retransmission (one RTT) with room to spare, at least `floor`, at most a
+/// second. Giving up sooner than a retransmission can come only turns a repairable loss into
+/// a lost frame and a keyframe request, which on a slow link feeds on itself.
+pub fn reorder_wait(rtt: Duration, floor: Duration) -> Duration {
+    (rtt.mul_f64(1.5) + Duration::from_millis(40)).clamp(floor, Duration::from_secs(1).max(floor))
+}
+
 impl FrameAssembler {
+    /// Changes how long a missing packet is waited for.
+    pub fn set_max_wait(&mut self, max_wait: Duration) {
+        self.max_wait = max_wait;
+    }
+
     /// An assembler that gives up on a missing packet after `max_wait`.
     pub fn new(max_wait: Duration) -> Self {
         FrameAssembler {
@@ -236,6 +249,14 @@ pub(crate) fn contains_idr(annex_b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wait_covers_a_retransmission() {
+        let floor = Duration::from_millis(120);
+        assert_eq!(reorder_wait(Duration::ZERO, floor), floor);
+        assert_eq!(reorder_wait(Duration::from_millis(200), floor), Duration::from_millis(340));
+        assert_eq!(reorder_wait(Duration::from_secs(5), floor), Duration::from_secs(1));
+    }
 
     const IDR: &[u8] = &[0x65, 0x88, 0x84, 0x00];
     const DELTA: &[u8] = &[0x41, 0x9a, 0x02, 0x00];

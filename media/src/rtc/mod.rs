@@ -3,15 +3,19 @@
 //! received RTP into access units.
 
 mod assembler;
+mod congestion;
 mod keyframe;
 mod link;
+mod pacer;
 mod pair;
 mod peer;
 mod runtime;
 mod video_rtp;
 
-pub use assembler::{AssembledFrame, AssemblerStats, FrameAssembler};
+pub use assembler::{AssembledFrame, AssemblerStats, FrameAssembler, reorder_wait};
+pub use congestion::{CongestionSettings, EstimateSnapshot, FeedbackWindow, LinkEstimate};
 pub use link::{PeerLink, Side};
+pub use pacer::{PACING_FACTOR, Pacer};
 pub use pair::{PairEnd, SelectedPair, selected_pair, settled_pair};
 pub use peer::{
     AUDIO_STREAM_ID, PeerEvent, PeerOptions, RtcError, VIDEO_STREAM_ID, audio_track, build_peer,

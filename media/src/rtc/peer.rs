@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rtc::interceptor::Slot;
+use rtc::interceptor::{NackGeneratorBuilder, Slot, TwccSenderBuilder};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS};
 use rtc::rtp_transceiver::rtp_sender::{
@@ -25,6 +25,7 @@ use webrtc::peer_connection::{
     SettingEngineBuilder, register_default_interceptors,
 };
 
+use super::congestion::CongestionSettings;
 use super::keyframe::{KEYFRAME_REQUEST_SLOT, KeyframeRequestForwarder};
 use super::runtime::BufferedRuntime;
 use super::video_rtp::PLAYOUT_DELAY_URI;
@@ -87,6 +88,9 @@ pub enum PeerEvent {
     DataChannel(Arc<dyn DataChannel>),
 }
 
+/// How often one missing packet is asked for again (NACK) before it is given up on.
+const NACKS_PER_PACKET: u16 = 2;
+
 /// How to build a peer connection.
 #[derive(Debug, Clone)]
 pub struct PeerOptions {
@@ -95,6 +99,8 @@ pub struct PeerOptions {
     /// Local UDP addresses to gather host candidates on. `0.0.0.0:0` means every interface
     /// (not loopback); tests on one machine pass `127.0.0.1:0`.
     pub udp_bind: Vec<String>,
+    /// Send-side congestion control, for the peer that sends video (the agent).
+    pub congestion: Option<CongestionSettings>,
 }
 
 struct Handler {
@@ -155,8 +161,25 @@ pub async fn build_peer(
     media.register_header_extension(playout_delay, RtpCodecKind::Video, None)?;
     // NACK, RTCP sender/receiver reports and TWCC feedback come from webrtc-rs's interceptors;
     // codecs must be registered first so their feedback lines reach the SDP.
-    let registry = register_default_interceptors(Registry::new(), &mut media)?
-        .with(Slot::from(KEYFRAME_REQUEST_SLOT), KeyframeRequestForwarder::default());
+    let mut registry = register_default_interceptors(Registry::new(), &mut media)?
+        .with(Slot::from(KEYFRAME_REQUEST_SLOT), KeyframeRequestForwarder::default())
+        // The default generator asks for every missing packet every 100 ms until it comes: after
+        // a loss burst on a full link, that is a storm of retransmissions into the same full
+        // queue. Twice per packet, as libwebrtc's NACK module about does, then the decoder gives
+        // up and asks for a keyframe. (The registry logs that this replaces the default.)
+        .with(
+            Slot::NackGenerator,
+            NackGeneratorBuilder::new().with_max_nacks_per_packet(NACKS_PER_PACKET).build(),
+        );
+    if let Some(congestion) = &options.congestion {
+        // The defaults already negotiate transport-cc feedback and its header extension; this
+        // numbers the packets we send and turns the feedback into an estimate. No built-in
+        // pacer: it paces at 1x the estimate in one queue for audio and video, and the agent
+        // paces video itself.
+        registry = registry
+            .with(Slot::CongestionControl, super::congestion::interceptor(congestion))
+            .with(Slot::TwccSender, TwccSenderBuilder::new().build());
+    }
     let ice_servers = options
         .ice
         .ice_servers

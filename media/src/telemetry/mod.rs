@@ -12,6 +12,8 @@
 //! | `audio: kbps=.. packets=.. ...` | [`AudioReceiveStats`] | the viewer, each second |
 //! | `audio: onset unix_ms=T` | [`AudioOnset`] | the viewer, when sound starts after quiet |
 //! | `latency: frames=N p50=..ms ...` | [`LatencySummary`] | the viewer, last, with `--latency-probe` |
+//! | `freezes: count=N total_ms=T longest_ms=L` | [`FreezeSummary`] | the viewer, after `latency:` |
+//! | `quality: kbps=.. fps=.. was_kbps=.. reason=..` | [`QualityChange`] | the agent, when its video target changes |
 //!
 //! Parsing is tolerant of what the printers produce and of a little more: the line's prefix
 //! (`stats:`) may be missing (a test harness that waited for `"stats: "` has only the rest),
@@ -27,6 +29,7 @@ mod error;
 mod fields;
 mod input;
 mod latency;
+mod link;
 mod network;
 mod percentile;
 mod throttle;
@@ -37,6 +40,7 @@ pub use audio::{AudioOnset, AudioReceiveStats, AudioSendStats};
 pub use error::ParseError;
 pub use input::{InputSent, InputStats};
 pub use latency::LatencySummary;
+pub use link::{FREEZE_GAP, FreezeCounter, FreezeSummary, QualityChange};
 pub use network::NetworkStats;
 pub use percentile::{Percentiles, percentile};
 pub use throttle::Throttle;

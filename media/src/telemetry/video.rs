@@ -7,8 +7,9 @@ use super::ParseError;
 use super::fields::Fields;
 
 /// `video: captured=600 encoded=590 sent=588 bytes=1234567 capture_ms=0.40 convert_ms=0.31
-/// encode_ms=6.10`: frames and bytes over the session, and the mean time per frame of each
-/// stage (capture and conversion per captured frame, encoding per encoded frame).
+/// encode_ms=6.10 keyframes=2`: frames and bytes over the session, the mean time per frame of
+/// each stage (capture and conversion per captured frame, encoding per encoded frame), and how
+/// many encoded pictures were keyframes.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct VideoSendStats {
     pub captured: u64,
@@ -18,6 +19,7 @@ pub struct VideoSendStats {
     pub capture_ms: f64,
     pub convert_ms: f64,
     pub encode_ms: f64,
+    pub keyframes: u64,
 }
 
 impl VideoSendStats {
@@ -32,14 +34,15 @@ impl fmt::Display for VideoSendStats {
         write!(
             f,
             "video: captured={} encoded={} sent={} bytes={} capture_ms={:.2} convert_ms={:.2} \
-             encode_ms={:.2}",
+             encode_ms={:.2} keyframes={}",
             self.captured,
             self.encoded,
             self.sent,
             self.bytes,
             self.capture_ms,
             self.convert_ms,
-            self.encode_ms
+            self.encode_ms,
+            self.keyframes
         )
     }
 }
@@ -57,6 +60,7 @@ impl FromStr for VideoSendStats {
             capture_ms: f.float("capture_ms", "")?,
             convert_ms: f.float("convert_ms", "")?,
             encode_ms: f.float("encode_ms", "")?,
+            keyframes: f.get("keyframes")?,
         })
     }
 }
@@ -74,6 +78,7 @@ mod tests {
             capture_ms: 0.4,
             convert_ms: 0.31,
             encode_ms: 6.1,
+            keyframes: 2,
         }
     }
 
@@ -82,12 +87,12 @@ mod tests {
         assert_eq!(
             sample().to_string(),
             "video: captured=600 encoded=590 sent=588 bytes=1234567 capture_ms=0.40 \
-             convert_ms=0.31 encode_ms=6.10"
+             convert_ms=0.31 encode_ms=6.10 keyframes=2"
         );
         assert_eq!(
             VideoSendStats::default().to_string(),
             "video: captured=0 encoded=0 sent=0 bytes=0 capture_ms=0.00 convert_ms=0.00 \
-             encode_ms=0.00"
+             encode_ms=0.00 keyframes=0"
         );
         assert_eq!(VideoSendStats::per_frame_ms(2000, 4), 0.5);
         assert_eq!(VideoSendStats::per_frame_ms(2000, 0), 2.0);

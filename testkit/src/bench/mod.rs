@@ -6,6 +6,7 @@ pub mod compare;
 pub mod gst;
 pub mod input;
 pub mod json;
+pub mod link;
 pub mod motion;
 pub mod pin;
 pub mod procfs;

@@ -58,6 +58,32 @@ pub fn bar_rects(width: u32, height: u32, shift: u32, probe: (u32, u32)) -> Vec<
     rects
 }
 
+/// [`BUSY_SQUARES`] squares at places and in colours that change every tick, below the probe's
+/// rows.
+fn busy_squares(width: u32, height: u32, tick: u64, probe: (u32, u32)) -> Vec<FilledRect> {
+    let mut state = (tick as u32).wrapping_mul(0x9e37_79b9) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    let top = probe.1 + 1;
+    if width <= BUSY_SIDE || height <= top + BUSY_SIDE {
+        return Vec::new();
+    }
+    (0..BUSY_SQUARES)
+        .map(|_| FilledRect {
+            x: next() % (width - BUSY_SIDE),
+            y: top + next() % (height - top - BUSY_SIDE),
+            w: BUSY_SIDE,
+            h: BUSY_SIDE,
+            // Mid-level colours only: nothing black or white, as for the bars.
+            rgb: 0x303030 + (next() & 0x8f8f8f),
+        })
+        .collect()
+}
+
 /// How the painter kept up.
 #[derive(Debug, Default)]
 pub struct PaintStats {
@@ -74,6 +100,21 @@ pub struct PaintLoop {
     thread: Option<JoinHandle<Result<PaintStats>>>,
 }
 
+/// What the painter draws each tick besides the probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Content {
+    Nothing,
+    /// The moving bars: cheap to encode (most macroblocks move as a whole).
+    Bars,
+    /// The bars plus squares of new colours all over the screen: a stream that wants several
+    /// Mbit/s, for the link lab.
+    Busy,
+}
+
+/// Squares of [`Content::Busy`] per tick, and their side.
+const BUSY_SQUARES: u32 = 400;
+const BUSY_SIDE: u32 = 24;
+
 impl PaintLoop {
     /// `motion`: bars plus probe each tick; otherwise the probe alone.
     pub fn start(
@@ -81,6 +122,21 @@ impl PaintLoop {
         size: (u32, u32),
         interval: Duration,
         motion: bool,
+    ) -> Result<Self> {
+        let content = if motion { Content::Bars } else { Content::Nothing };
+        Self::spawn(display, size, interval, content)
+    }
+
+    /// Bars, busy squares and the probe each tick.
+    pub fn busy(display: &str, size: (u32, u32), interval: Duration) -> Result<Self> {
+        Self::spawn(display, size, interval, Content::Busy)
+    }
+
+    fn spawn(
+        display: &str,
+        size: (u32, u32),
+        interval: Duration,
+        content: Content,
     ) -> Result<Self> {
         let painter = Painter::connect(display)?;
         let layout = ProbeLayout::default();
@@ -90,7 +146,7 @@ impl PaintLoop {
             .name("bench-painter".into())
             .spawn({
                 let stop = stop.clone();
-                move || paint_loop(&painter, size, interval, motion, &layout, &stop)
+                move || paint_loop(&painter, size, interval, content, &layout, &stop)
             })
             .context("cannot start the painter thread")?;
         Ok(PaintLoop { stop, thread: Some(thread) })
@@ -119,7 +175,7 @@ fn paint_loop(
     painter: &Painter,
     (width, height): (u32, u32),
     interval: Duration,
-    motion: bool,
+    content: Content,
     layout: &ProbeLayout,
     stop: &AtomicBool,
 ) -> Result<PaintStats> {
@@ -128,10 +184,14 @@ fn paint_loop(
     let mut next = started;
     while !stop.load(Ordering::Relaxed) {
         let paint_started = Instant::now();
-        if motion {
+        if content != Content::Nothing {
             let period = u64::from(BAR) * COLOURS.len() as u64;
             let shift = (stats.ticks.wrapping_mul(STEP.into()) % period) as u32;
-            painter.fill_rects(&bar_rects(width, height, shift, layout.size()))?;
+            let mut rects = bar_rects(width, height, shift, layout.size());
+            if content == Content::Busy {
+                rects.extend(busy_squares(width, height, stats.ticks, layout.size()));
+            }
+            painter.fill_rects(&rects)?;
         }
         // After the motion: a frame that shows this time also shows the motion before it.
         painter.paint_probe(tenths_ms(SystemTime::now()), layout)?;

@@ -220,7 +220,7 @@ mod tests {
         m.latency = "latency: frames=0 (no probe pattern read)".parse().ok();
         assert!(m.row().starts_with("| 1920x1080 static | n/a | n/a | n/a | n/a |"), "{}", m.row());
         m.latency = "latency: frames=10 p50=20.04ms p95=25ms p99=30ms max=31ms".parse().ok();
-        m.video = "video: captured=1 encoded=1 sent=1 bytes=9 capture_ms=0.41 convert_ms=0.30 encode_ms=6.10".parse().ok();
+        m.video = "video: captured=1 encoded=1 sent=1 bytes=9 capture_ms=0.41 convert_ms=0.30 encode_ms=6.10 keyframes=1".parse().ok();
         m.agent_cpu = Some(41.6);
         assert!(m.row().contains("| 20.0 | 25.0 | 30.0 | 42 % |"), "{}", m.row());
         assert!(m.row().ends_with("| 0.41 / 0.30 / 6.10 / n/a | n/a | n/a |"), "{}", m.row());
@@ -236,7 +236,7 @@ mod tests {
         );
         assert!(m.details.is_empty());
         m.video =
-            "video: captured=9 encoded=9 sent=5 bytes=9 capture_ms=0 convert_ms=0 encode_ms=0"
+            "video: captured=9 encoded=9 sent=5 bytes=9 capture_ms=0 convert_ms=0 encode_ms=0 keyframes=1"
                 .parse()
                 .ok();
         m.check(false, false, None);

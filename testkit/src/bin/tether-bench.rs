@@ -56,6 +56,11 @@ struct Cli {
     /// run by default).
     #[arg(long, value_name = "SCENARIO")]
     only: Vec<String>,
+    /// Instead of the scenarios, run Tether over the link lab with these profiles
+    /// (comma-separated; `all`): 2mbit, 5mbit-2loss-60ms, 5loss-100ms, 20-1-20. Each runs
+    /// with congestion control and with --fixed-bitrate. Needs root.
+    #[arg(long, value_name = "PROFILES", value_delimiter = ',')]
+    link: Vec<String>,
     /// Viewers, comma-separated: native (tether-viewer; for GStreamer a gst-launch receiver),
     /// browser (headless Chromium).
     #[arg(long, value_name = "LIST", default_value = "native,browser", value_delimiter = ',')]
@@ -163,6 +168,9 @@ fn run(cli: &Cli, plan: &Plan) -> Result<bool> {
     let scenarios = bench::scenario::select(&cli.only)?;
     let bins =
         Bins { agent: workspace_bin("tether-agent"), viewer: workspace_bin("tether-viewer") };
+    if !cli.link.is_empty() {
+        return link_profiles(&cli.link, &bins);
+    }
     for bin in [&bins.agent, &bins.viewer] {
         if !bin.is_file() {
             bail!(
@@ -251,6 +259,41 @@ fn print_report(cli: &Cli, outcomes: &[Outcome]) {
             r.details.iter().for_each(|d| println!("{d}"));
         }
     }
+}
+
+/// `--link`: each profile with and without congestion control, then the table.
+fn link_profiles(names: &[String], bins: &Bins) -> Result<bool> {
+    let all = bench::link::profiles();
+    let chosen: Vec<&bench::link::Profile> = match names.iter().any(|n| n == "all") {
+        true => all.iter().collect(),
+        false => names
+            .iter()
+            .map(|n| all.iter().find(|p| p.name == n).with_context(|| format!("no profile {n:?}")))
+            .collect::<Result<_>>()?,
+    };
+    let mut rows = Vec::new();
+    for profile in chosen {
+        for adaptive in [true, false] {
+            println!("== {} ({})", profile.name, if adaptive { "adaptive" } else { "fixed" });
+            rows.push(bench::link::run(profile, adaptive, &bins.agent, &bins.viewer));
+        }
+    }
+    println!("\nTether over the link lab\n\n{}", bench::link::HEADER);
+    rows.iter().for_each(|r| println!("{}", r.line()));
+    println!("\n{}", bench::link::notes());
+    for row in &rows {
+        for change in &row.changes {
+            println!(
+                "{} ({}): {change}",
+                row.profile,
+                if row.adaptive { "adaptive" } else { "fixed" }
+            );
+        }
+        if let Some(failure) = &row.failure {
+            println!("FAILED {}: {failure}", row.profile);
+        }
+    }
+    Ok(rows.iter().all(|r| r.failure.is_none()))
 }
 
 /// The input latency run (`bench/input.rs`) and its lines; false if it failed.

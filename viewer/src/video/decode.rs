@@ -19,14 +19,16 @@ use bytes::Bytes;
 use tether_media::codec::{DecodedFrame, H264Decoder};
 use tether_media::image::write_png_rgba;
 use tether_media::probe::{ProbeLayout, read_rgba};
-use tether_media::rtc::FrameAssembler;
+use tether_media::rtc::{FrameAssembler, reorder_wait};
+use tether_media::telemetry::{FreezeCounter, FreezeSummary};
 
 use crate::ui::SessionUi;
 
 /// RTP packets buffered between the network and the decoder: a 1080p keyframe is a few
 /// hundred, so this absorbs one without blocking webrtc-rs's track queue.
 const RTP_QUEUE: usize = 4096;
-/// How long a missing packet may be waited for (NACK retransmission) before the frame is lost.
+/// How long a missing packet may be waited for (NACK retransmission) before the frame is lost,
+/// at least; on a longer round trip, longer (`reorder_wait`).
 const REORDER_WAIT: Duration = Duration::from_millis(120);
 /// Latency readings in the first second after the first picture are left out: they measure
 /// connection start-up (the first keyframe, the decoder warming up), not the steady state.
@@ -61,12 +63,20 @@ pub struct Shared {
     pub stats: DecodeStats,
     pub wants_keyframe: AtomicBool,
     latencies_ms: Mutex<Vec<f64>>,
+    freezes: Mutex<FreezeCounter>,
+    /// The path's round-trip time, from the session's stats, in microseconds.
+    pub rtt_us: AtomicU64,
 }
 
 impl Shared {
     /// Glass-to-glass latencies read so far, in milliseconds.
     pub fn latencies(&self) -> Vec<f64> {
         self.latencies_ms.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Gaps between decoded pictures over 200 ms, since the first picture.
+    pub fn freezes(&self) -> FreezeSummary {
+        self.freezes.lock().map(|f| f.summary).unwrap_or_default()
     }
 }
 
@@ -87,6 +97,8 @@ impl Decoding {
             stats: DecodeStats::default(),
             wants_keyframe: AtomicBool::new(false),
             latencies_ms: Mutex::new(Vec::new()),
+            freezes: Mutex::new(FreezeCounter::default()),
+            rtt_us: AtomicU64::new(0),
         });
         let (tx, rx) = sync_channel(RTP_QUEUE);
         let thread = std::thread::Builder::new().name("tether-decode".into()).spawn({
@@ -171,6 +183,8 @@ fn decode_loop(
             }
         }
         let Some(packet) = packet else { continue };
+        let rtt = Duration::from_micros(shared.rtt_us.load(Ordering::Relaxed));
+        assembler.set_max_wait(reorder_wait(rtt, REORDER_WAIT));
         let frames = assembler.push(
             Instant::now(),
             packet.sequence_number,
@@ -186,6 +200,9 @@ fn decode_loop(
             match decoder.decode_into(&frame.data, decoded) {
                 Ok(true) => {
                     let decoded_at = SystemTime::now();
+                    if let Ok(mut freezes) = shared.freezes.lock() {
+                        freezes.frame(Instant::now());
+                    }
                     stats
                         .decode_us
                         .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
