@@ -14,9 +14,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
-use crate::process::workspace_bin;
+use crate::process::{run, workspace_bin};
 
 /// The agent's address in the lab.
 pub const AGENT_IP: &str = "10.77.1.2";
@@ -57,17 +57,6 @@ pub struct LinkLab {
 }
 
 static LABS: AtomicU32 = AtomicU32::new(0);
-
-fn run(args: &[&str]) -> Result<()> {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .with_context(|| format!("cannot run {}", args[0]))?;
-    if !out.status.success() {
-        bail!("`{}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
-    }
-    Ok(())
-}
 
 impl LinkLab {
     /// Builds the three namespaces with an unimpaired link.

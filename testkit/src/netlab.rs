@@ -13,7 +13,9 @@
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
+
+use crate::process::run;
 
 /// The server's address on the lab's internet segment.
 pub const SERVER_IP: &str = "203.0.113.254";
@@ -97,17 +99,6 @@ pub struct Lab {
 }
 
 static LABS: AtomicU32 = AtomicU32::new(0);
-
-fn run(args: &[&str]) -> Result<()> {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .with_context(|| format!("cannot run {}", args[0]))?;
-    if !out.status.success() {
-        bail!("`{}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
-    }
-    Ok(())
-}
 
 impl Lab {
     /// Builds the namespaces, links, addresses, routes and NAT rules.

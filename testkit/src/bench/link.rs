@@ -253,8 +253,47 @@ pub fn notes() -> String {
          {}x{} moving screen, tether-viewer --headless --latency-probe. fps: the viewer's \
          stats lines after the first 2 s; p50/p99: painted -> decoded; freezes: gaps over 200 ms \
          between decoded pictures; sent: the agent's video bytes over the connected time; \
-         back to full: quality steps from the lowest point after the link returned to the \
-         ceiling again (one a second).",
+         back to full: seconds from the link's return to the agent's `quality:` line at its \
+         ceiling (0: it never left it).",
         SIZE.0, SIZE.1
     )
+}
+
+/// `--link`: each profile with and without congestion control, then the table.
+pub fn run_profiles(
+    names: &[String],
+    agent: &std::path::Path,
+    viewer: &std::path::Path,
+) -> Result<bool> {
+    let all = profiles();
+    let chosen: Vec<&Profile> = match names.iter().any(|n| n == "all") {
+        true => all.iter().collect(),
+        false => names
+            .iter()
+            .map(|n| all.iter().find(|p| p.name == n).with_context(|| format!("no profile {n:?}")))
+            .collect::<Result<_>>()?,
+    };
+    let mut rows = Vec::new();
+    for profile in chosen {
+        for adaptive in [true, false] {
+            println!("== {} ({})", profile.name, if adaptive { "adaptive" } else { "fixed" });
+            rows.push(run(profile, adaptive, agent, viewer));
+        }
+    }
+    println!("\nTether over the link lab\n\n{}", HEADER);
+    rows.iter().for_each(|r| println!("{}", r.line()));
+    println!("\n{}", notes());
+    for row in &rows {
+        for change in &row.changes {
+            println!(
+                "{} ({}): {change}",
+                row.profile,
+                if row.adaptive { "adaptive" } else { "fixed" }
+            );
+        }
+        if let Some(failure) = &row.failure {
+            println!("FAILED {}: {failure}", row.profile);
+        }
+    }
+    Ok(rows.iter().all(|r| r.failure.is_none()))
 }

@@ -169,7 +169,7 @@ fn run(cli: &Cli, plan: &Plan) -> Result<bool> {
     let bins =
         Bins { agent: workspace_bin("tether-agent"), viewer: workspace_bin("tether-viewer") };
     if !cli.link.is_empty() {
-        return link_profiles(&cli.link, &bins);
+        return bench::link::run_profiles(&cli.link, &bins.agent, &bins.viewer);
     }
     for bin in [&bins.agent, &bins.viewer] {
         if !bin.is_file() {
@@ -259,41 +259,6 @@ fn print_report(cli: &Cli, outcomes: &[Outcome]) {
             r.details.iter().for_each(|d| println!("{d}"));
         }
     }
-}
-
-/// `--link`: each profile with and without congestion control, then the table.
-fn link_profiles(names: &[String], bins: &Bins) -> Result<bool> {
-    let all = bench::link::profiles();
-    let chosen: Vec<&bench::link::Profile> = match names.iter().any(|n| n == "all") {
-        true => all.iter().collect(),
-        false => names
-            .iter()
-            .map(|n| all.iter().find(|p| p.name == n).with_context(|| format!("no profile {n:?}")))
-            .collect::<Result<_>>()?,
-    };
-    let mut rows = Vec::new();
-    for profile in chosen {
-        for adaptive in [true, false] {
-            println!("== {} ({})", profile.name, if adaptive { "adaptive" } else { "fixed" });
-            rows.push(bench::link::run(profile, adaptive, &bins.agent, &bins.viewer));
-        }
-    }
-    println!("\nTether over the link lab\n\n{}", bench::link::HEADER);
-    rows.iter().for_each(|r| println!("{}", r.line()));
-    println!("\n{}", bench::link::notes());
-    for row in &rows {
-        for change in &row.changes {
-            println!(
-                "{} ({}): {change}",
-                row.profile,
-                if row.adaptive { "adaptive" } else { "fixed" }
-            );
-        }
-        if let Some(failure) = &row.failure {
-            println!("FAILED {}: {failure}", row.profile);
-        }
-    }
-    Ok(rows.iter().all(|r| r.failure.is_none()))
 }
 
 /// The input latency run (`bench/input.rs`) and its lines; false if it failed.
