@@ -50,10 +50,17 @@ struct Cli {
     /// it the agent runs its own server on --bind.
     #[arg(long, value_name = "URL")]
     server: Option<String>,
-    /// Where the embedded signaling server listens when no --server is given.
+    /// Where the embedded signaling server listens when no --server is given (default
+    /// 127.0.0.1:7878: this computer only; see --lan).
     #[cfg(feature = "embedded-server")]
-    #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:7878")]
-    bind: String,
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "lan")]
+    bind: Option<String>,
+    /// Let viewers on other machines reach the embedded server: listen on every interface
+    /// (0.0.0.0:7878) rather than on this computer only. Without --tls-cert that is plain
+    /// ws://, which anyone on the network path can read and tamper with.
+    #[cfg(feature = "embedded-server")]
+    #[arg(long)]
+    lan: bool,
     /// The name support staff see for this computer (default: the host name).
     #[arg(long)]
     name: Option<String>,
@@ -171,7 +178,20 @@ async fn serve(cli: &Cli, loop_end: LoopEnd, terminal: Option<UiEnd>) -> anyhow:
 #[cfg(feature = "embedded-server")]
 async fn start_embedded(cli: &Cli) -> anyhow::Result<(String, Option<Embedded>)> {
     let config = cli.embedded.to_config().context("invalid embedded server options")?;
-    let embedded = Embedded::start(&cli.bind, config).await?;
+    let bind = match (&cli.bind, cli.lan) {
+        (Some(bind), _) => bind.clone(),
+        (None, true) => "0.0.0.0:7878".to_owned(),
+        (None, false) => "127.0.0.1:7878".to_owned(),
+    };
+    let embedded = Embedded::start(&bind, config).await?;
+    if embedded.scheme == "ws" && !embedded.addr.ip().is_loopback() {
+        tracing::warn!(
+            "the embedded server is plain ws:// on {}: anyone on the network path can read the \
+             signaling and sit between this computer and the viewer; give --tls-cert/--tls-key, \
+             or keep it to this computer (no --lan, no --bind)",
+            embedded.addr
+        );
+    }
     for url in embedded.lan_urls() {
         println!("server: {url}");
     }

@@ -15,8 +15,14 @@ struct Agent {
 
 impl Agent {
     fn start(args: &[&str]) -> Self {
+        let mut all = vec!["--bind", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        Self::start_exactly(&all)
+    }
+
+    /// Without the tests' own `--bind`.
+    fn start_exactly(args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tether-agent"))
-            .args(["--bind", "127.0.0.1:0"])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -110,4 +116,46 @@ fn a_wrong_code_is_a_clear_error() {
     let out = viewer().args(["12-34", "--server", &server, "--headless"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("9 digits"));
+}
+
+#[test]
+fn by_default_the_embedded_server_listens_on_this_computer_only() {
+    let agent = Agent::start_exactly(&["--no-tray", "--no-audio"]);
+    let server = agent.line_starting("server: ");
+    let port: u16 = server
+        .strip_prefix("ws://127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("a loopback address, not {server:?}"));
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(), "reachable here");
+    // Every other address of this machine refuses the port.
+    let others: Vec<std::net::IpAddr> =
+        local_addresses().into_iter().filter(|ip| !ip.is_loopback()).collect();
+    for ip in others {
+        let to = std::net::SocketAddr::new(ip, port);
+        let refused = std::net::TcpStream::connect_timeout(&to, Duration::from_secs(1)).is_err();
+        assert!(refused, "{to} must not accept connections without --lan");
+    }
+}
+
+#[test]
+fn lan_and_bind_cannot_both_be_given() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tether-agent"))
+        .args(["--lan", "--bind", "0.0.0.0:0", "--no-tray"])
+        .output()
+        .expect("tether-agent runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+}
+
+/// This machine's IPv4 addresses, from `ip -4 -o addr` (the test has no crate for it).
+fn local_addresses() -> Vec<std::net::IpAddr> {
+    let out = Command::new("ip").args(["-4", "-o", "addr"]).output();
+    let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let at = words.iter().position(|w| *w == "inet")?;
+            words.get(at + 1)?.split('/').next()?.parse().ok()
+        })
+        .collect()
 }
