@@ -202,12 +202,12 @@ pub async fn build_peer(
         .build();
     // mDNS candidates need a multicast socket that containers and network namespaces often
     // cannot open (build() then fails); Tether trickles plain addresses instead.
-    let (direct_wait, relay_wait) = acceptance_waits(options.ice.ice_transport_policy);
+    let waits = acceptance_waits(options.ice.ice_transport_policy);
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
-        .with_srflx_acceptance_min_wait(Some(direct_wait))
-        .with_prflx_acceptance_min_wait(Some(direct_wait))
-        .with_relay_acceptance_min_wait(Some(relay_wait))
+        .with_srflx_acceptance_min_wait(Some(waits.srflx))
+        .with_prflx_acceptance_min_wait(Some(waits.prflx))
+        .with_relay_acceptance_min_wait(Some(waits.relay))
         .build();
     let handler = Arc::new(Handler { events, dropped: AtomicU64::new(0) });
     let pc = PeerConnectionBuilder::new()
@@ -223,22 +223,35 @@ pub async fn build_peer(
     Ok(Arc::new(pc))
 }
 
-/// How long after ICE starts the controlling side may nominate a direct (server- or
-/// peer-reflexive) pair, and a relayed one.
-///
+/// How long after ICE starts the controlling side may nominate a pair, by the remote
+/// candidate's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AcceptanceWaits {
+    pub srflx: Duration,
+    pub prflx: Duration,
+    pub relay: Duration,
+}
+
 /// webrtc-rs waits 0.5 s for server-reflexive and 1 s for peer-reflexive pairs, counted from
-/// the start of the checks, in case a better pair succeeds meanwhile. A browser's address is
-/// learned as peer-reflexive (its mDNS names are left out), so every browser session waited a
-/// second for nothing. Any direct path is good for a screen; only a relay, which adds a hop,
-/// should wait (5 s) for a direct one to succeed. With the relay policy there is nothing to wait for.
-pub fn acceptance_waits(policy: TransportPolicy) -> (Duration, Duration) {
+/// the start of the checks, in case a better pair succeeds meanwhile. Any direct path is good
+/// for a screen, so server-reflexive pairs do not wait. A peer-reflexive one waits 300 ms: a
+/// browser's address is learned that way (its mDNS names are left out), but so is the far
+/// side's TURN relay address when its checks from the relay arrive before the relay candidate
+/// itself was signaled (behind a NAT that already lets the TURN server's address in); 300 ms
+/// lets the direct pair that would have worked succeed first. A relay waits 5 s for a direct
+/// pair: hole punching from an address-restricted NAT to a symmetric one took over 3 s on a
+/// loaded machine, and the direct path is the better one for the whole session. With the
+/// relay policy there is nothing to wait for.
+pub fn acceptance_waits(policy: TransportPolicy) -> AcceptanceWaits {
     match policy {
-        // 5 s: hole punching from an address-restricted NAT to a symmetric one (the direct pair
-        // is peer-reflexive, found only once the other side's checks come in) took over 3 s on
-        // a loaded machine. Only sessions that need a relay wait this long; a direct pair is
-        // nominated as soon as it works, and it is the better path for the whole session.
-        TransportPolicy::All => (Duration::ZERO, Duration::from_secs(5)),
-        TransportPolicy::Relay => (Duration::ZERO, Duration::ZERO),
+        TransportPolicy::All => AcceptanceWaits {
+            srflx: Duration::ZERO,
+            prflx: Duration::from_millis(300),
+            relay: Duration::from_secs(5),
+        },
+        TransportPolicy::Relay => {
+            AcceptanceWaits { srflx: Duration::ZERO, prflx: Duration::ZERO, relay: Duration::ZERO }
+        }
     }
 }
 
