@@ -12,6 +12,7 @@ use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 
 use super::pair::{SelectedPair, settled_pair};
 use super::peer::{PeerEvent, PeerOptions, RtcError, build_peer, candidate_from_proto};
+use crate::telemetry::Throttle;
 
 /// Depth of the peer event channel; events are small and few.
 const PEER_EVENTS: usize = 256;
@@ -42,6 +43,8 @@ pub struct PeerLink {
     remote_ready: bool,
     held: Vec<IceCandidate>,
     restart: Option<IceRestart>,
+    /// A peer sending bad candidates by the thousand gets one warning a second.
+    refused: Throttle,
 }
 
 impl PeerLink {
@@ -53,7 +56,14 @@ impl PeerLink {
             Side::Offerer { restart_after } => Some(IceRestart::new(restart_after)),
             Side::Answerer => None,
         };
-        Ok(PeerLink { pc, events, remote_ready: false, held: Vec::new(), restart })
+        Ok(PeerLink {
+            pc,
+            events,
+            remote_ready: false,
+            held: Vec::new(),
+            restart,
+            refused: Throttle::new(Duration::from_secs(1)),
+        })
     }
 
     /// The connection, to add tracks and channels or read stats.
@@ -98,7 +108,9 @@ impl PeerLink {
             return;
         }
         if let Err(err) = self.pc.add_ice_candidate(candidate_from_proto(&candidate)).await {
-            tracing::warn!(%err, "remote candidate refused");
+            if let Some(suppressed) = self.refused.ready(Instant::now()) {
+                tracing::warn!(%err, suppressed, "remote candidate refused");
+            }
         }
     }
 
