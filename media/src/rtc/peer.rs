@@ -202,7 +202,9 @@ pub async fn build_peer(
         .build();
     // mDNS candidates need a multicast socket that containers and network namespaces often
     // cannot open (build() then fails); Tether trickles plain addresses instead.
-    let waits = acceptance_waits(options.ice.ice_transport_policy);
+    let with_turn =
+        options.ice.ice_servers.iter().flat_map(|s| &s.urls).any(|u| u.starts_with("turn"));
+    let waits = acceptance_waits(options.ice.ice_transport_policy, with_turn);
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
         .with_srflx_acceptance_min_wait(Some(waits.srflx))
@@ -234,21 +236,20 @@ pub struct AcceptanceWaits {
 
 /// webrtc-rs waits 0.5 s for server-reflexive and 1 s for peer-reflexive pairs, counted from
 /// the start of the checks, in case a better pair succeeds meanwhile. Any direct path is good
-/// for a screen, so server-reflexive pairs do not wait. A peer-reflexive one waits 300 ms: a
-/// browser's address is learned that way (its mDNS names are left out), but so is the far
-/// side's TURN relay address when its checks from the relay arrive before the relay candidate
-/// itself was signaled (behind a NAT that already lets the TURN server's address in); 300 ms
-/// lets the direct pair that would have worked succeed first. A relay waits 5 s for a direct
-/// pair: hole punching from an address-restricted NAT to a symmetric one took over 3 s on a
-/// loaded machine, and the direct path is the better one for the whole session. With the
-/// relay policy there is nothing to wait for.
-pub fn acceptance_waits(policy: TransportPolicy) -> AcceptanceWaits {
+/// for a screen, so server-reflexive pairs do not wait. A peer-reflexive one is a browser's
+/// address (its mDNS names are left out) and does not wait either, unless TURN is configured:
+/// then it may also be the far side's relay, learned from its checks before the relay
+/// candidate itself was signaled (behind a NAT that already lets the TURN server's address
+/// in), and it waits webrtc-rs's 1 s so that the direct pair that would have worked succeeds
+/// first. A relay waits 5 s for a direct pair: hole punching from an address-restricted NAT to
+/// a symmetric one took over 3 s on a loaded machine, and the direct path is the better one
+/// for the whole session. With the relay policy there is nothing to wait for.
+pub fn acceptance_waits(policy: TransportPolicy, with_turn: bool) -> AcceptanceWaits {
+    let prflx = if with_turn { Duration::from_secs(1) } else { Duration::ZERO };
     match policy {
-        TransportPolicy::All => AcceptanceWaits {
-            srflx: Duration::ZERO,
-            prflx: Duration::from_millis(300),
-            relay: Duration::from_secs(5),
-        },
+        TransportPolicy::All => {
+            AcceptanceWaits { srflx: Duration::ZERO, prflx, relay: Duration::from_secs(5) }
+        }
         TransportPolicy::Relay => {
             AcceptanceWaits { srflx: Duration::ZERO, prflx: Duration::ZERO, relay: Duration::ZERO }
         }
