@@ -46,10 +46,13 @@ pub(super) fn run(
         // The sender is still pacing out the previous frame: one encoded now would only be
         // dropped at the gate (and a keyframe asked for, which on a slow link feeds on itself).
         // Wait; the newest picture is encoded once the sender takes that frame.
-        if lock(&shared.gate).has_pending() {
-            continue;
-        }
-        let keyframe_wanted = lock(&shared.gate).keyframe_wanted(Instant::now());
+        let keyframe_wanted = {
+            let mut gate = lock(&shared.gate);
+            if gate.has_pending() {
+                continue;
+            }
+            gate.keyframe_wanted(Instant::now())
+        };
         if !unencoded && !keyframe_wanted {
             continue;
         }

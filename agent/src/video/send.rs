@@ -74,11 +74,12 @@ async fn send_packets(
 ) -> bool {
     let mut all = true;
     for packet in packets {
-        let at = pacer.send_at(Instant::now());
-        if at > Instant::now() {
+        let now = Instant::now();
+        let at = pacer.send_at(now);
+        if at > now {
             tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
         }
-        pacer.sent(Instant::now(), packet.payload.len() + PACKET_OVERHEAD);
+        pacer.sent(at, packet.payload.len() + PACKET_OVERHEAD);
         if let Err(err) = track.write_rtp(packet).await {
             tracing::debug!(%err, "video packet not sent");
             all = false;

@@ -160,6 +160,8 @@ fn decode_loop(
         }
     };
     let mut assembler = FrameAssembler::new(REORDER_WAIT);
+    // The round trip the wait was last set for (it changes once a second at most).
+    let mut assembler_rtt_us = 0;
     let snapshots = snapshot.map(SnapshotWriter::start);
     let mut last_snapshot: Option<Instant> = None;
     let mut latest: Option<DecodedFrame> = None;
@@ -183,8 +185,11 @@ fn decode_loop(
             }
         }
         let Some(packet) = packet else { continue };
-        let rtt = Duration::from_micros(shared.rtt_us.load(Ordering::Relaxed));
-        assembler.set_max_wait(reorder_wait(rtt, REORDER_WAIT));
+        let rtt_us = shared.rtt_us.load(Ordering::Relaxed);
+        if rtt_us != assembler_rtt_us {
+            assembler_rtt_us = rtt_us;
+            assembler.set_max_wait(reorder_wait(Duration::from_micros(rtt_us), REORDER_WAIT));
+        }
         let frames = assembler.push(
             Instant::now(),
             packet.sequence_number,
