@@ -22,6 +22,9 @@ pub struct ServerArgs {
     /// Most agents registered at once.
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub max_sessions: usize,
+    /// Most TCP connections from one address (IPv6: one /64) at once, finished or not.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_connections_per_address: usize,
     /// STUN server handed to peers (repeatable), e.g. stun:stun.example.org:3478.
     #[arg(long = "stun-url", value_name = "URL")]
     pub stun_urls: Vec<String>,
@@ -91,6 +94,7 @@ impl ServerArgs {
             join_failures_per_window: self.join_failures_per_minute,
             join_failure_window: Duration::from_secs(60),
             max_sessions: self.max_sessions,
+            max_connections_per_address: self.max_connections_per_address,
             ice: IceSettings {
                 stun_urls: self.stun_urls.clone(),
                 turn_urls: self.turn_urls.clone(),

@@ -27,6 +27,15 @@ pub struct Config {
     pub message_burst: u32,
     /// A connection that sends nothing (not even a pong) for this long is closed.
     pub idle_timeout: Duration,
+    /// Each HTTP request head must arrive within this; an idle keep-alive connection is closed
+    /// after it too.
+    pub header_read_timeout: Duration,
+    /// A connection that has not become a WebSocket within this is closed.
+    pub http_timeout: Duration,
+    /// Most TCP connections from one address (IPv6: one /64) at once, whatever they are doing.
+    pub max_connections_per_address: usize,
+    /// Most connections in their HTTP phase (not yet a WebSocket) at once.
+    pub max_pending_connections: usize,
     /// STUN/TURN servers to hand out.
     pub ice: IceSettings,
     /// Serve `wss://` and `https://` with this configuration.
@@ -45,6 +54,10 @@ impl Default for Config {
             messages_per_second: 50.0,
             message_burst: 200,
             idle_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(10),
+            http_timeout: Duration::from_secs(30),
+            max_connections_per_address: 256,
+            max_pending_connections: 4096,
             ice: IceSettings::default(),
             tls: None,
         }

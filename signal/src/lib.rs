@@ -6,11 +6,13 @@
 //! the load command use.
 #![forbid(unsafe_code)]
 
+mod admission;
 pub mod cli;
 mod config;
 mod connection;
 mod hub;
 pub mod limits;
+mod listen;
 pub mod rendezvous;
 mod server;
 pub mod tls;

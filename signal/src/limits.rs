@@ -81,7 +81,7 @@ fn prune(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
 }
 
 /// IPv6 clients usually own a whole /64, so they are limited per /64 rather than per address.
-fn limit_key(addr: IpAddr) -> IpAddr {
+pub(crate) fn limit_key(addr: IpAddr) -> IpAddr {
     match addr {
         IpAddr::V4(_) => addr,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -11,19 +11,19 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use rand_core::OsRng;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tracing::Instrument;
 
 use tether_proto::WS_PATH;
 
+use crate::admission::Admission;
 use crate::config::Config;
 use crate::connection;
 use crate::hub::{Hub, HubMsg};
+use crate::listen::{HttpLimits, accept_loop};
 use crate::rendezvous::ConnId;
-use crate::tls::TlsListener;
 
 /// tungstenite's own frame limit. Frames between [`tether_proto::MAX_MESSAGE_BYTES`] and this
 /// get a `too_large` error and the connection stays open; larger ones get it and are closed.
@@ -58,6 +58,12 @@ pub async fn serve(
     let (hub_tx, hub_rx) = mpsc::channel(1024);
     let hub = tokio::spawn(Hub::new(config.clone(), Box::new(OsRng)).run(hub_rx));
     let tls = config.tls.clone();
+    let limits = HttpLimits {
+        header_read_timeout: config.header_read_timeout,
+        http_timeout: config.http_timeout,
+    };
+    let admission =
+        Admission::new(config.max_connections_per_address, config.max_pending_connections);
     let state = AppState {
         hub: hub_tx.clone(),
         admission: Arc::new(Semaphore::new(config.max_connections)),
@@ -69,29 +75,23 @@ pub async fn serve(
         .route("/healthz", get(healthz))
         .merge(crate::web::routes())
         .with_state(state);
-    let make_service = app.into_make_service_with_connect_info::<SocketAddr>();
-
-    let hub_for_shutdown = hub_tx.clone();
-    let graceful = async move {
-        shutdown.await;
-        tracing::info!("shutting down: telling connected peers");
-        let _ = hub_for_shutdown.send(HubMsg::Shutdown).await;
-    };
-    let served = match tls {
-        None => axum::serve(listener, make_service).with_graceful_shutdown(graceful).await,
-        Some(tls) => {
-            let listener = TlsListener::new(listener, tls).tap_io(|_| {});
-            axum::serve(listener, make_service).with_graceful_shutdown(graceful).await
-        }
-    };
-    // Upgraded WebSockets outlive axum's graceful shutdown; the hub ends when the last of them
-    // has said goodbye and dropped its sender.
+    let (stop, stopped) = watch::channel(false);
+    let accepting = tokio::spawn(accept_loop(listener, app, tls, limits, admission, stopped));
+    shutdown.await;
+    tracing::info!("shutting down: telling connected peers");
+    let _ = hub_tx.send(HubMsg::Shutdown).await;
+    let _ = stop.send(true);
+    let served = accepting.await;
+    // Upgraded WebSockets outlive the accept loop; the hub ends when the last of them has said
+    // goodbye and dropped its sender.
     drop(hub_tx);
     match tokio::time::timeout(SHUTDOWN_GRACE, hub).await {
         Ok(_) => {}
         Err(_) => tracing::warn!("peers still connected after {SHUTDOWN_GRACE:?}; stopping anyway"),
     }
-    served?;
+    if let Err(err) = served {
+        tracing::warn!(%err, "the accept loop failed");
+    }
     Ok(())
 }
 

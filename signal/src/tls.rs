@@ -1,20 +1,10 @@
-//! `wss://` and `https://`: a TLS listener for axum, and loading certificates from PEM files.
+//! `wss://` and `https://`: loading certificates from PEM files. Each connection's handshake
+//! runs on its own task, under a deadline (`listen.rs`).
 
-use std::net::SocketAddr;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
-use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::server::TlsStream;
-
-/// A TLS handshake may take this long before the connection is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the certificate or key could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -59,67 +49,4 @@ pub fn load_server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, 
     let mut config = ServerConfig::builder().with_no_client_auth().with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
-}
-
-type Handshake = Pin<
-    Box<
-        dyn Future<
-                Output = (
-                    Result<std::io::Result<TlsStream<TcpStream>>, tokio::time::error::Elapsed>,
-                    SocketAddr,
-                ),
-            > + Send,
-    >,
->;
-
-/// Accepts TCP connections and completes their TLS handshakes concurrently, so that one slow
-/// client cannot hold up the others.
-pub(crate) struct TlsListener {
-    tcp: TcpListener,
-    acceptor: TlsAcceptor,
-    handshakes: FuturesUnordered<Handshake>,
-}
-
-impl TlsListener {
-    pub(crate) fn new(tcp: TcpListener, config: Arc<ServerConfig>) -> Self {
-        TlsListener {
-            tcp,
-            acceptor: TlsAcceptor::from(config),
-            handshakes: FuturesUnordered::new(),
-        }
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            tokio::select! {
-                accepted = self.tcp.accept() => match accepted {
-                    Ok((stream, addr)) => {
-                        let acceptor = self.acceptor.clone();
-                        self.handshakes.push(Box::pin(async move {
-                            (tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await, addr)
-                        }));
-                    }
-                    Err(err) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!(%err, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
-                Some((done, addr)) = self.handshakes.next(), if !self.handshakes.is_empty() => match done {
-                    Ok(Ok(stream)) => return (stream, addr),
-                    Ok(Err(err)) => tracing::debug!(%addr, %err, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
-                },
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.tcp.local_addr()
-    }
 }
