@@ -133,15 +133,18 @@ async fn read_loop(
 }
 
 fn ending_for(err: axum::Error) -> Ending {
-    let text = err.to_string();
-    // tungstenite refuses frames beyond its own limit and cannot read past them.
-    if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
-        Ending::Refused(ServerMsg::error(
-            ErrorCode::TooLarge,
-            format!("frame larger than the server accepts ({text}); closing"),
-        ))
-    } else {
-        Ending::Closed
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    use tokio_tungstenite::tungstenite::error::CapacityError;
+    // A frame or message beyond the limit: tungstenite refused it from its header, before
+    // buffering it, and cannot read past it.
+    match err.into_inner().downcast::<WsError>().map(|err| *err) {
+        Ok(WsError::Capacity(CapacityError::MessageTooLong { size, max_size })) => {
+            Ending::Refused(ServerMsg::error(
+                ErrorCode::TooLarge,
+                format!("a frame of {size} bytes; the limit is {max_size}; closing"),
+            ))
+        }
+        _ => Ending::Closed,
     }
 }
 

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tracing::Instrument;
 
-use tether_proto::WS_PATH;
+use tether_proto::{MAX_MESSAGE_BYTES, WS_PATH};
 
 use crate::admission::Admission;
 use crate::config::Config;
@@ -25,9 +25,8 @@ use crate::hub::{Hub, HubMsg};
 use crate::listen::{HttpLimits, accept_loop};
 use crate::rendezvous::ConnId;
 
-/// tungstenite's own frame limit. Frames between [`tether_proto::MAX_MESSAGE_BYTES`] and this
-/// get a `too_large` error and the connection stays open; larger ones get it and are closed.
-const TRANSPORT_FRAME_LIMIT: usize = 1 << 20;
+/// Most bytes tungstenite may hold queued for one socket it cannot write to: two frames.
+const MAX_WRITE_BUFFER: usize = 2 * MAX_MESSAGE_BYTES + 1024;
 
 /// How long shutdown waits for peers to receive their bye.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -103,11 +102,14 @@ async fn ws_handler(
     let permit = state.admission.clone().try_acquire_owned().ok();
     let conn = ConnId(state.next_conn.fetch_add(1, Ordering::Relaxed));
     // Signaling frames are small and rare: small buffers keep an idle session at a few KiB
-    // instead of tungstenite's default 2 x 128 KiB per socket.
-    ws.max_message_size(TRANSPORT_FRAME_LIMIT)
-        .max_frame_size(TRANSPORT_FRAME_LIMIT)
+    // instead of tungstenite's default 2 x 128 KiB per socket. tungstenite checks a frame's
+    // announced length before it reserves room for it, so the protocol's limit set here is
+    // what one connection can make the server buffer (not the 1 MiB it was).
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
         .on_upgrade(move |socket| {
             let span = tracing::debug_span!("conn", id = conn.0, %addr);
             async move {

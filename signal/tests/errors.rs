@@ -102,7 +102,7 @@ async fn failed_joins_are_rate_limited_then_recover() {
 }
 
 #[tokio::test]
-async fn malformed_unknown_type_and_too_large_keep_the_connection() {
+async fn malformed_and_unknown_type_keep_the_connection() {
     let server = TestServer::default().await;
     let mut raw = server.raw().await;
     raw.send_text("{not json").await;
@@ -113,8 +113,10 @@ async fn malformed_unknown_type_and_too_large_keep_the_connection() {
     raw.expect_error(ErrorCode::Malformed).await;
     raw.send_text(r#"{"type":"teleport"}"#).await;
     raw.expect_error(ErrorCode::UnknownType).await;
-    raw.send_text(format!(r#"{{"type":"offer","sdp":"{}"}}"#, "a".repeat(MAX_MESSAGE_BYTES))).await;
-    raw.expect_error(ErrorCode::TooLarge).await;
+    // A frame of exactly the limit is read (and refused for its state: no hello yet).
+    let padding = MAX_MESSAGE_BYTES - r#"{"type":"offer","sdp":""}"#.len();
+    raw.send_text(format!(r#"{{"type":"offer","sdp":"{}"}}"#, "a".repeat(padding))).await;
+    raw.expect_error(ErrorCode::BadState).await;
     // Still usable: a hello registers an agent.
     raw.send_text(r#"{"type":"hello","version":1,"role":"agent"}"#).await;
     assert!(matches!(raw.next().await, Some(ServerMsg::Code(_))));
@@ -123,12 +125,12 @@ async fn malformed_unknown_type_and_too_large_keep_the_connection() {
 use futures_util::SinkExt;
 
 #[tokio::test]
-async fn a_frame_beyond_the_transport_limit_gets_an_error_before_the_close() {
+async fn a_frame_over_the_limit_gets_too_large_then_the_close() {
     let server = TestServer::default().await;
     let raw = server.raw().await;
     let (mut tx, mut rx) = futures_util::StreamExt::split(raw.ws);
     // The server stops reading mid-frame, so the send itself may fail: that is expected.
-    let frame = format!(r#"{{"type":"offer","sdp":"{}"}}"#, "a".repeat(3 << 19));
+    let frame = format!(r#"{{"type":"offer","sdp":"{}"}}"#, "a".repeat(MAX_MESSAGE_BYTES));
     let sending = tokio::spawn(async move {
         let _ = tx.send(tokio_tungstenite::tungstenite::Message::text(frame)).await;
         tx
@@ -137,6 +139,22 @@ async fn a_frame_beyond_the_transport_limit_gets_an_error_before_the_close() {
     raw.expect_error(ErrorCode::TooLarge).await;
     let _ = sending.await;
     assert!(raw.next().await.is_none(), "the connection closes after the error");
+}
+
+#[tokio::test]
+async fn a_frame_header_announcing_a_mebibyte_is_refused_before_its_body() {
+    use tokio::io::AsyncWriteExt;
+    use tokio_tungstenite::MaybeTlsStream;
+    let server = TestServer::default().await;
+    let mut raw = server.raw().await;
+    let MaybeTlsStream::Plain(tcp) = raw.ws.get_mut() else { panic!("plain TCP expected") };
+    // FIN + text, masked, 64-bit length 1 MiB, a mask key, and no payload at all.
+    let mut header = vec![0x81, 0x80 | 127];
+    header.extend_from_slice(&(1u64 << 20).to_be_bytes());
+    header.extend_from_slice(&[1, 2, 3, 4]);
+    tcp.write_all(&header).await.unwrap();
+    raw.expect_error(ErrorCode::TooLarge).await;
+    assert!(raw.next().await.is_none(), "the connection closes without waiting for the body");
 }
 
 #[tokio::test]
