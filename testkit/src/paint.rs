@@ -1,7 +1,7 @@
 //! Draw known pictures on an X display and read back what the server shows.
 //!
 //! Drawing goes straight onto the root window with `IncludeInferiors`, so it lands in the
-//! framebuffer over any windows; MIT-SHM capture (scrap) and `GetImage` both read that.
+//! framebuffer over any windows; MIT-SHM capture (`ShmGetImage`) and `GetImage` both read that.
 //! Every drawing call ends with a round trip, so the pixels are on screen when it returns.
 
 use anyhow::{Context, Result, ensure};

@@ -1,14 +1,16 @@
 //! The capture stage: screen images for the encoder.
 //!
 //! A [`FrameSource`] hands out borrowed BGRX frames; the caller converts each one to I420 before
-//! asking for the next. [`X11Source`] (`x11.rs`) reads an X11 monitor through MIT-SHM with
-//! `scrap` and tells through X DAMAGE whether the screen may have changed;
+//! asking for the next. [`X11Source`] (`x11.rs`) reads an X11 monitor through MIT-SHM, into
+//! memory only it and the X server can see, and tells through X DAMAGE whether the screen may
+//! have changed;
 //! [`SyntheticSource`] (`synthetic.rs`) draws a moving box for tests and benchmarks.
 //! [`ChangeDetector`] (`change.rs`) lets the caller skip encoding while the screen stands still
 //! and tells which regions changed; [`update_picture`] (`picture.rs`) converts only those.
 //! [`MonitorGeometry`] (`geometry.rs`) tells the input stage where the shared monitor lies.
 //!
-//! scrap's handles are `!Send`: call [`open`] on the thread that will capture.
+//! An X11 source holds a mapping of memory the X server writes to, and is `!Send`: call
+//! [`open`] on the thread that will capture.
 
 mod change;
 mod geometry;
@@ -93,8 +95,8 @@ pub trait FrameSource {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DisplaySpec {
     /// An X11 monitor. `display` is an X display name (`:0`); `None` reads `DISPLAY`.
-    /// `monitor` indexes the X server's RandR monitor list, the list `scrap::Display::all()`
-    /// returns; the server lists the primary monitor first, so 0 is the primary (or only) one.
+    /// `monitor` indexes the X server's RandR monitor list (`RRGetMonitors`, screen by
+    /// screen); the server lists the primary monitor first, so 0 is the primary (or only) one.
     /// This is the agent's `--display N`.
     X11 { display: Option<String>, monitor: usize },
     /// Generated frames, see [`SyntheticSource`].

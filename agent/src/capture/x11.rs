@@ -1,23 +1,39 @@
-//! [`X11Source`]: one X11 monitor, read through MIT-SHM with `scrap`, followed through RandR,
-//! and watched through DAMAGE so a still screen costs (almost) nothing.
+//! [`X11Source`]: one X11 monitor, read through MIT-SHM into memory private to this process
+//! and the X server, followed through RandR, and watched through DAMAGE so a still screen costs
+//! (almost) nothing.
 
-use std::ffi::{CString, OsString};
-use std::rc::Rc;
+use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
-use scrap::x11::{Capturer, Rect, Server};
 use x11rb::connection::{Connection, SequenceNumber};
 use x11rb::errors::{ConnectionError, ReplyError, ReplyOrIdError};
-use x11rb::protocol::Event;
 use x11rb::protocol::damage::{ConnectionExt as _, Damage};
 use x11rb::protocol::randr::{self, ConnectionExt as _};
 use x11rb::protocol::shm::{self, ConnectionExt as _};
 use x11rb::protocol::xfixes::{ConnectionExt as _, Region};
 use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, ImageOrder, Window};
+use x11rb::protocol::{ErrorKind, Event};
 use x11rb::rust_connection::RustConnection;
 
-use self::damage_rects::{damage_available, monitor_rects, watch_damage};
+use self::damage_rects::{damage_available, monitor_rects, request_subtract, watch_damage};
+use self::shm_image::{ImageCookie, Sharing, ShmImage, preferred_sharing};
 use super::{CaptureError, CapturedFrame, FrameSource, PixelRect};
+
+/// A monitor's rectangle in root-window coordinates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Rect {
+    pub x: i16,
+    pub y: i16,
+    pub w: u16,
+    pub h: u16,
+}
+
+impl Rect {
+    /// Bytes of one BGRX image of the rectangle.
+    fn image_len(self) -> usize {
+        usize::from(self.w) * usize::from(self.h) * 4
+    }
+}
 
 /// Picks the X display name, or explains why there is none.
 pub(super) fn x11_display_name(
@@ -45,34 +61,37 @@ const GEOMETRY_POLL: Duration = Duration::from_secs(1);
 
 /// One X11 monitor, captured through MIT-SHM.
 ///
-/// Freshness: scrap queues the next `ShmGetImage` at the end of `frame()` but xcb does not flush
-/// it; it reaches the server when the next `frame()` waits for its reply. So each image is taken
-/// during the call, not one call earlier (under Xvfb a colour painted 50 ms after a `frame()` is in
-/// the next one; see `x11_frame_is_fresh`). Nothing else uses scrap's connection, so this holds
-/// and one `frame()` per capture is enough.
+/// Privacy: the buffer the server writes the screen into is a memfd passed to it as a
+/// descriptor (MIT-SHM 1.2), or else a SysV segment of mode 0600 whose id is removed as soon as
+/// the server has attached it ([`ShmImage`]): no other local user can read it, and nothing is
+/// left behind when the agent dies.
+///
+/// Freshness: `capture` sends its `ShmGetImage` and waits for the reply, so each image is taken
+/// during the call (`x11_frame_is_fresh`).
 ///
 /// Change tracking: a DAMAGE object on the root window sends one `DamageNotify` when its region
-/// goes from empty to not empty (`ReportLevel::NON_EMPTY`). `capture` empties the region and
-/// waits for the server to have done so *before* it reads the pixels, so drawing that lands
-/// during the read sends a new notify: a change is in the frame, reported again, or both; never
-/// lost. Notifies the server sent before that subtract (their sequence number is older) describe
-/// pixels the read already shows and are ignored. Damage anywhere on the root counts, also on
-/// other monitors: the caller's [`ChangeDetector`](super::ChangeDetector) sorts those out.
+/// goes from empty to not empty (`ReportLevel::NON_EMPTY`). `capture` empties the region
+/// *before* it reads the pixels, on the same connection, so the server does the two in that
+/// order and drawing that lands during the read sends a new notify: a change is in the frame,
+/// reported again, or both; never lost. Notifies the server sent before that subtract (their
+/// sequence number is older) describe pixels the read already shows and are ignored. Damage
+/// anywhere on the root counts, also on other monitors: the caller's
+/// [`ChangeDetector`](super::ChangeDetector) sorts those out.
 ///
-/// The subtract also hands back the region it emptied (`parts`), fetched in the same round
-/// trip: what was drawn since the last capture. Each frame carries it as
-/// [`CapturedFrame::damage`], clipped to the monitor, so the stages after capture can look at
-/// those pixels only.
+/// The subtract also hands back the region it emptied (`parts`): what was drawn since the last
+/// capture. Each frame carries it as [`CapturedFrame::damage`], clipped to the monitor, so the
+/// stages after capture can look at those pixels only. Subtract, fetch and image go out
+/// together: one round trip per capture.
 pub struct X11Source {
     display: String,
     monitor: usize,
-    /// Our own connection for checks, monitor geometry, RandR and DAMAGE events; scrap's raw xcb
-    /// connection exposes none of that.
+    /// The one connection: checks, monitor geometry, RandR and DAMAGE events, and the images.
     conn: RustConnection,
-    server: Rc<Server>,
     root: Window,
     rect: Rect,
-    capturer: Capturer,
+    image: ShmImage,
+    /// Memfd when the server can take one, SysV otherwise.
+    sharing: Sharing,
     last_geometry_check: Instant,
     /// A RandR event arrived: re-read the monitors before the next frame.
     randr_event: bool,
@@ -94,12 +113,25 @@ pub struct X11Source {
 impl X11Source {
     /// Connects to `display` (`None`: `DISPLAY`) and prepares to capture monitor `monitor`.
     pub fn open(display: Option<&str>, monitor: usize) -> Result<Self, CaptureError> {
+        Self::open_sharing(display, monitor, Sharing::Memfd)
+    }
+
+    /// [`open`](Self::open), with a memfd only if `prefer` and the server allow it.
+    fn open_sharing(
+        display: Option<&str>,
+        monitor: usize,
+        prefer: Sharing,
+    ) -> Result<Self, CaptureError> {
         let wayland = std::env::var_os("WAYLAND_DISPLAY");
         let display = x11_display_name(display, std::env::var_os("DISPLAY"), wayland.clone())?;
         let connect_error =
             |reason: String| CaptureError::Connect { display: display.clone(), reason };
         let (conn, _) = x11rb::connect(Some(&display)).map_err(|e| connect_error(e.to_string()))?;
-        check_extensions(&conn, &display)?;
+        let shm_version = check_extensions(&conn, &display)?;
+        let sharing = match prefer {
+            Sharing::Memfd => preferred_sharing(&conn, shm_version),
+            Sharing::SysV => Sharing::SysV,
+        };
         let (root, rect) = select_monitor(&list_monitors(&conn)?, monitor, &display)?;
         check_pixel_format(&conn, root, &display)?;
         let changes = randr::NotifyMask::SCREEN_CHANGE
@@ -111,26 +143,18 @@ impl X11Source {
         } else {
             None
         };
-        let name =
-            CString::new(display.as_str()).map_err(|_| connect_error("NUL in name".into()))?;
-        let server = Server::connect(name.as_ptr().cast())
-            .map_err(|e| connect_error(format!("xcb: {e:?}")))?;
-        let server = Rc::new(server);
-        let mut capturer = new_capturer(&server, root, rect)?;
-        if !shm_works(&conn, root, rect, capturer.frame())? {
-            return Err(CaptureError::ShmNotShared { display });
-        }
+        let image = ShmImage::attach(&conn, rect.image_len(), sharing, &display)?;
         if wayland.is_some() {
             tracing::warn!("XWayland: native Wayland windows will not be visible");
         }
-        let source = Self {
+        let mut source = Self {
             display,
             monitor,
             conn,
-            server,
             root,
             rect,
-            capturer,
+            image,
+            sharing,
             last_geometry_check: Instant::now(),
             randr_event: false,
             damage,
@@ -139,6 +163,10 @@ impl X11Source {
             damaged: true,
             subtracted_at: 0,
         };
+        source.read_image()?;
+        if !shm_works(&source.conn, root, rect, source.frame_bytes())? {
+            return Err(CaptureError::ShmNotShared { display: source.display });
+        }
         let name = source.display.as_str();
         tracing::info!(
             display = name,
@@ -148,6 +176,7 @@ impl X11Source {
             x = rect.x,
             y = rect.y,
             damage = damage.is_some(),
+            sharing = ?source.sharing,
             "capturing"
         );
         Ok(source)
@@ -169,8 +198,9 @@ impl X11Source {
         Ok(())
     }
 
-    /// Re-creates the capturer when the monitor's rectangle changed, so the next frame has the
-    /// new size. A frame taken in the instant between the change and its event may be stale.
+    /// Follows a change of the monitor's rectangle (a new buffer when its size changed), so the
+    /// next frame has the new geometry. A request sent in the instant between the change and
+    /// its event is retried ([`settle_image`](Self::settle_image)).
     fn follow_geometry(&mut self) -> Result<(), CaptureError> {
         self.drain_events()?;
         let recheck = std::mem::take(&mut self.randr_event)
@@ -189,7 +219,11 @@ impl X11Source {
                 y = rect.y,
                 "monitor changed"
             );
-            self.capturer = new_capturer(&self.server, root, rect)?;
+            if rect.image_len() != self.image.len() {
+                let image =
+                    ShmImage::attach(&self.conn, rect.image_len(), self.sharing, &self.display)?;
+                std::mem::replace(&mut self.image, image).detach(&self.conn)?;
+            }
             if let Some((damage, region)) = self.damage.filter(|_| root != self.root) {
                 self.conn.damage_destroy(damage)?;
                 self.conn.xfixes_destroy_region(region)?;
@@ -202,47 +236,79 @@ impl X11Source {
         Ok(())
     }
 
-    /// Empties the damage region and waits until the server has done so: whatever is drawn
-    /// from here on, even while the pixels are read, sends a new notify.
-    fn subtract_damage(&mut self) -> Result<(), CaptureError> {
-        let Some((damage, region)) = self.damage else { return Ok(()) };
-        let cookie = self.conn.damage_subtract(damage, x11rb::NONE, region)?;
-        self.subtracted_at = cookie.sequence_number();
-        let parts = self.conn.xfixes_fetch_region(region)?;
-        // A round trip: scrap's `ShmGetImage` goes over another connection, which the server
-        // may serve first unless this one has been answered.
-        cookie.check()?;
-        let parts = parts.reply()?;
-        self.damaged = false;
-        self.damage_rects = monitor_rects(&parts, self.rect);
-        Ok(())
-    }
-
     fn damage_id(&self) -> Option<Damage> {
         self.damage.map(|(damage, _)| damage)
     }
 
-    /// [`FrameSource::capture`], running `meanwhile` after the damage was subtracted and before
-    /// the pixels are read: where a change must not be lost (tests draw there).
+    fn request_image(&self) -> Result<ImageCookie<'_>, ConnectionError> {
+        self.image.request(&self.conn, self.root, self.rect)
+    }
+
+    /// Reads the monitor into the buffer and waits until it is there.
+    fn read_image(&mut self) -> Result<(), CaptureError> {
+        let reply = self.request_image()?.reply();
+        self.settle_image(reply)
+    }
+
+    /// Takes the answer to an image request. A monitor that no longer fits the screen (it
+    /// changed after the last geometry check) is re-read and its image requested again, once.
+    fn settle_image(
+        &mut self,
+        reply: Result<shm::GetImageReply, ReplyError>,
+    ) -> Result<(), CaptureError> {
+        match reply {
+            Ok(_) => Ok(()),
+            Err(ReplyError::X11Error(e)) if e.error_kind == ErrorKind::Match => {
+                tracing::debug!("the monitor changed under the image request: re-reading it");
+                self.randr_event = true;
+                self.follow_geometry()?;
+                self.request_image()?.reply()?;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The buffer's current image: `rect`'s BGRX rows, without padding.
+    fn frame_bytes(&self) -> &[u8] {
+        &self.image.pixels()[..self.rect.image_len()]
+    }
+
+    /// [`FrameSource::capture`], running `meanwhile` after the damage subtract is queued and
+    /// before the image is requested: where a change must not be lost (tests draw there, after
+    /// a round trip on the connection they are given so that the server has done the subtract).
     fn capture_with(
         &mut self,
-        meanwhile: impl FnOnce(),
+        meanwhile: impl FnOnce(&RustConnection),
     ) -> Result<CapturedFrame<'_>, CaptureError> {
         self.follow_geometry()?;
-        self.subtract_damage()?;
-        meanwhile();
+        let (captured_at, subtracted_at, parts, image) = {
+            let subtract = self.damage.map(|d| request_subtract(&self.conn, d)).transpose()?;
+            meanwhile(&self.conn);
+            let captured_at = Instant::now();
+            let image = self.request_image()?;
+            let subtracted_at = subtract.as_ref().map(|(cookie, _)| cookie.sequence_number());
+            // Waiting for these flushes all three requests: one round trip.
+            let parts = subtract.map(|(cookie, parts)| cookie.check().and(parts.reply()));
+            (captured_at, subtracted_at, parts.transpose()?, image.reply())
+        };
+        if let (Some(sequence), Some(parts)) = (subtracted_at, parts) {
+            self.subtracted_at = sequence;
+            self.damaged = false;
+            self.damage_rects = monitor_rects(&parts, self.rect);
+        }
+        self.settle_image(image)?;
         let (width, height) = (u32::from(self.rect.w), u32::from(self.rect.h));
-        let captured_at = Instant::now();
-        let data = self.capturer.frame();
         let whole = std::mem::take(&mut self.whole) || self.damage.is_none();
         let damage = (!whole).then_some(self.damage_rects.as_slice());
+        let data = self.frame_bytes();
         Ok(CapturedFrame { width, height, stride: width as usize * 4, data, captured_at, damage })
     }
 }
 
 impl FrameSource for X11Source {
     fn capture(&mut self) -> Result<CapturedFrame<'_>, CaptureError> {
-        self.capture_with(|| {})
+        self.capture_with(|_| {})
     }
 
     /// Takes the events that have already arrived, without waiting, and once a second re-reads
@@ -265,15 +331,7 @@ impl From<ReplyOrIdError> for CaptureError {
     }
 }
 
-fn new_capturer(server: &Rc<Server>, root: Window, rect: Rect) -> Result<Capturer, CaptureError> {
-    // SAFETY: `Display::new` only stores its arguments; `root` and `rect` come from this server's
-    // own RandR reply. Building it ourselves avoids scrap's monitor iterator, which reads a reply
-    // after freeing it and dereferences a null reply on servers without RandR 1.5.
-    let display = unsafe { scrap::x11::Display::new(server.clone(), false, rect, root) };
-    Capturer::new(display).map_err(CaptureError::Shm)
-}
-
-/// Monitors of every screen, in scrap's order: by screen, then as the server lists them.
+/// Monitors of every screen: by screen, then as the server lists them.
 pub(super) fn list_monitors(conn: &RustConnection) -> Result<Vec<(Window, Rect)>, CaptureError> {
     let mut monitors = Vec::new();
     for screen in &conn.setup().roots {
@@ -303,20 +361,20 @@ pub(super) fn select_monitor(
     }
 }
 
-/// MIT-SHM for capture, RandR 1.5 for monitors. Checked here because scrap sends its requests
-/// unchecked and would crash or silently return nothing without them.
-fn check_extensions(conn: &RustConnection, display: &str) -> Result<(), CaptureError> {
+/// MIT-SHM for capture, RandR 1.5 for monitors, each named when missing; returns MIT-SHM's
+/// version (1.2 takes a memfd).
+fn check_extensions(conn: &RustConnection, display: &str) -> Result<(u16, u16), CaptureError> {
     let missing = |extension, found: String| CaptureError::MissingExtension {
         display: display.to_owned(),
         extension,
         found,
     };
-    match conn.shm_query_version() {
+    let shm = match conn.shm_query_version() {
         Err(ConnectionError::UnsupportedExtension) => {
             return Err(missing(shm::X11_EXTENSION_NAME, String::new()));
         }
-        cookie => drop(cookie?.reply()?),
-    }
+        cookie => cookie?.reply()?,
+    };
     let version = match conn.randr_query_version(1, 5) {
         Err(ConnectionError::UnsupportedExtension) => {
             return Err(missing("RANDR 1.5", String::new()));
@@ -327,10 +385,11 @@ fn check_extensions(conn: &RustConnection, display: &str) -> Result<(), CaptureE
         let found = format!(" (it has {}.{})", version.major_version, version.minor_version);
         return Err(missing("RANDR 1.5", found));
     }
-    Ok(())
+    Ok((shm.major_version, shm.minor_version))
 }
 
-/// scrap reads the root's pixels as they are stored: they must be 32-bit little-endian BGRX.
+/// `ShmGetImage` hands the root's pixels as they are stored: they must be 32-bit little-endian
+/// BGRX.
 fn check_pixel_format(
     conn: &RustConnection,
     root: Window,
@@ -361,9 +420,9 @@ fn check_pixel_format(
     Err(CaptureError::PixelFormat { display: display.to_owned(), depth, bits_per_pixel, order })
 }
 
-/// scrap cannot report a failed `ShmAttach` (a server on another machine or in another IPC
-/// namespace): its frames just stay zero. An all-zero frame is only trusted when the server,
-/// asked without SHM, also says the monitor is black.
+/// A second line behind the checked attach: a server that attached some other memory (a SysV
+/// id that means another segment where it runs) fills ours with nothing. An all-zero frame is
+/// only trusted when the server, asked without SHM, also says the monitor is black.
 fn shm_works(
     conn: &RustConnection,
     root: Window,
@@ -386,5 +445,9 @@ fn shm_works(
 }
 
 mod damage_rects;
+mod shared_memory;
+mod shm_image;
+#[cfg(test)]
+mod shm_tests;
 #[cfg(test)]
 mod tests;

@@ -1,14 +1,15 @@
 //! DAMAGE for [`X11Source`](super::X11Source): setting it up, and turning the region a
 //! subtract emptied into the monitor's damaged rectangles.
 
-use scrap::x11::Rect;
 use x11rb::connection::Connection;
+use x11rb::cookie::{Cookie, VoidCookie};
 use x11rb::errors::ConnectionError;
 use x11rb::protocol::damage::{self, ConnectionExt as _, Damage};
 use x11rb::protocol::xfixes::{ConnectionExt as _, FetchRegionReply, Region};
 use x11rb::protocol::xproto::{Rectangle, Window};
 use x11rb::rust_connection::RustConnection;
 
+use super::Rect;
 use crate::capture::{CaptureError, PixelRect};
 
 /// More damaged rectangles than this are handed on as their bounding box: comparing many
@@ -51,6 +52,20 @@ pub(super) fn watch_damage(
     let region = conn.generate_id()?;
     conn.xfixes_create_region(region, &[])?.check()?;
     Ok((damage, region))
+}
+
+/// A queued damage subtract and the fetch of the region it emptied.
+pub(super) type PendingSubtract<'c> =
+    (VoidCookie<'c, RustConnection>, Cookie<'c, RustConnection, FetchRegionReply>);
+
+/// Queues emptying `damage`'s region into `region` and fetching what it held; nothing is sent
+/// until a reply is waited for.
+pub(super) fn request_subtract(
+    conn: &RustConnection,
+    (damage, region): (Damage, Region),
+) -> Result<PendingSubtract<'_>, ConnectionError> {
+    let subtract = conn.damage_subtract(damage, x11rb::NONE, region)?;
+    Ok((subtract, conn.xfixes_fetch_region(region)?))
 }
 
 /// The damaged rectangles (root coordinates) that fall on the monitor, in its coordinates.
