@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tether_media::codec::{EncoderSettings, H264Encoder, VideoEncoder};
+use tether_media::codec::{EncoderSettings, H264Encoder, I420Frame, VideoEncoder, half_size};
 use tether_media::rtc::LinkEstimate;
+
+use tether_session::quality::Resolution;
 
 use super::rate::RateControl;
 use super::stats::Counter;
@@ -33,11 +35,14 @@ pub(super) fn run(
     let mut first = true;
     let mut last_report = Instant::now();
     let mut rate = RateControl::new(settings, estimate);
+    // The half-size picture, when the link is too slow for the full one.
+    let mut halved = I420Frame::default();
     // `last` has not been encoded yet.
     let mut unencoded = false;
     while !shared.stopping() {
         rate.poll(Instant::now(), shared, &mut encoder);
         if let Some(frame) = next_picture(shared) {
+            rate.picture_offered(Instant::now());
             if let Some(old) = last.replace(frame) {
                 lock(&shared.raw).spare = Some(old.i420);
             }
@@ -46,6 +51,10 @@ pub(super) fn run(
         // The sender is still pacing out the previous frame: one encoded now would only be
         // dropped at the gate (and a keyframe asked for, which on a slow link feeds on itself).
         // Wait; the newest picture is encoded once the sender takes that frame.
+        // On a link slower than the picture needs, fewer frames rather than a longer queue.
+        if !rate.may_encode(Instant::now()) {
+            continue;
+        }
         let keyframe_wanted = {
             let mut gate = lock(&shared.gate);
             if gate.has_pending() {
@@ -61,7 +70,15 @@ pub(super) fn run(
         unencoded = false;
         let started = Instant::now();
         shared.encoding.store(true, Ordering::Release);
-        let result = encoder.encode(&frame.i420, first || keyframe_wanted);
+        let picture = match rate.resolution() {
+            Resolution::Full => &frame.i420,
+            Resolution::Half => {
+                half_size(&frame.i420, &mut halved);
+                &halved
+            }
+        };
+        // A new size starts a new encoder, whose first picture is a keyframe.
+        let result = encoder.encode(picture, first || keyframe_wanted);
         shared.encoding.store(false, Ordering::Release);
         match result {
             Ok(Some(encoded)) => {
@@ -71,7 +88,7 @@ pub(super) fn run(
                 let keyframe = encoded.keyframe;
                 shared.stats.add(Counter::Keyframes, u64::from(keyframe));
                 let encoded_at = Instant::now();
-                rate.frame_encoded(encoded_at);
+                rate.frame_encoded(encoded_at, encoded.data.len());
                 let out = OutFrame { frame: encoded, captured_at: frame.captured_at, encoded_at };
                 lock(&shared.gate).push(Instant::now(), out, keyframe);
                 shared.frame_ready.notify_one();

@@ -5,8 +5,8 @@
 //! tether-encode thread:  raw slot -> H.264 --push--> FrameGate (latest wins, chain-safe)
 //! tokio sender task:     FrameGate --take--> RTP, paced at 2.5x the target (webrtc-rs)
 //! tokio rtcp task:       PLI/FIR from the viewer --> gate.request_keyframe()
-//! webrtc-rs driver:      TWCC feedback --> GCC --> LinkEstimate --> rate::RateControl (encode
-//!                        thread) --> encoder bitrate and fps, capture fps, pacer rate
+//! webrtc-rs driver:      TWCC feedback --> LinkEstimator --> LinkEstimate --> rate::RateControl (encode
+//!                        thread) --> encoder bitrate, fps, half size, frame budget; pacer rate
 //! ```
 //! Capture and encoding overlap on the two threads, so a frame's capture never waits for the
 //! previous frame's encode. Neither hand-off queues: a slow encoder or network drops frames

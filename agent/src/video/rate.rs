@@ -1,9 +1,11 @@
 //! The encode thread's side of congestion control: a few times a second it reads the link
-//! estimate (GCC over the viewer's transport-wide feedback), the loss it saw, the sender's lag
-//! and how many pictures were encoded, asks [`QualityController`] what to run at, and applies
-//! the answer to the encoder (in place: no keyframe), the capture rate and the pacer.
+//! estimate (over the viewer's transport-wide feedback), the sender's lag and how many
+//! pictures and bytes were encoded, asks [`QualityController`] what to run at, and applies the
+//! answer to the encoder (in place: no keyframe), the capture rate and the pacer; and asks
+//! [`ResolutionRule`] whether the screen should be sent at half size.
 
 use std::collections::VecDeque;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -11,7 +13,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tether_media::codec::VideoEncoder;
 use tether_media::rtc::LinkEstimate;
 use tether_media::telemetry::QualityChange;
-use tether_session::quality::{Change, Feedback, QualityController, QualityLimits};
+use tether_session::quality::{
+    Change, EncodeBudget, Feedback, QualityController, QualityLimits, Resolution, ResolutionRule,
+};
 
 use super::{Shared, VideoSettings};
 
@@ -24,8 +28,16 @@ const MIN_FPS: f32 = 10.0;
 
 pub(super) struct RateControl {
     controller: QualityController,
+    resolution: ResolutionRule,
+    /// The frame dropper; only with an estimate (`--fixed-bitrate` sends what the encoder
+    /// makes, as before).
+    budget: Option<EncodeBudget>,
     estimate: Option<Arc<LinkEstimate>>,
-    encoded: VecDeque<Instant>,
+    /// When each picture of the last second reached the encoder.
+    offered: VecDeque<Instant>,
+    /// When each picture of the last second was encoded, and its size in bytes.
+    encoded: VecDeque<(Instant, usize)>,
+    encoded_bytes: usize,
     next_check: Instant,
 }
 
@@ -40,25 +52,53 @@ impl RateControl {
         };
         RateControl {
             controller: QualityController::new(limits, settings.bitrate_bps),
+            resolution: ResolutionRule::default(),
+            budget: estimate.is_some().then(|| EncodeBudget::new(settings.bitrate_bps)),
             estimate,
+            offered: VecDeque::new(),
             encoded: VecDeque::new(),
+            encoded_bytes: 0,
             next_check: Instant::now(),
         }
     }
 
-    pub(super) fn frame_encoded(&mut self, now: Instant) {
-        self.encoded.push_back(now);
+    /// A new picture reached the encoder (encoded or not).
+    pub(super) fn picture_offered(&mut self, now: Instant) {
+        self.offered.push_back(now);
+        self.forget_before(now);
+    }
+
+    /// Whether the budget lets a picture be encoded now.
+    pub(super) fn may_encode(&mut self, now: Instant) -> bool {
+        self.budget.as_mut().is_none_or(|budget| budget.ready(now))
+    }
+
+    pub(super) fn frame_encoded(&mut self, now: Instant, bytes: usize) {
+        if let Some(budget) = &mut self.budget {
+            budget.spend(now, bytes);
+        }
+        self.encoded.push_back((now, bytes));
+        self.encoded_bytes += bytes;
         self.forget_before(now);
     }
 
     fn forget_before(&mut self, now: Instant) {
-        while self
-            .encoded
-            .front()
-            .is_some_and(|&at| now.duration_since(at) > Duration::from_secs(1))
-        {
-            self.encoded.pop_front();
+        let second = Duration::from_secs(1);
+        while self.offered.front().is_some_and(|&at| now.duration_since(at) > second) {
+            self.offered.pop_front();
         }
+        while let Some(&(at, bytes)) = self.encoded.front() {
+            if now.duration_since(at) <= second {
+                break;
+            }
+            self.encoded.pop_front();
+            self.encoded_bytes -= bytes;
+        }
+    }
+
+    /// The size to encode the screen at.
+    pub(super) fn resolution(&self) -> Resolution {
+        self.resolution.current()
     }
 
     /// Logs what the congestion controller sees (with the encode thread's periodic figures).
@@ -94,7 +134,29 @@ impl RateControl {
         };
         if let Some(change) = self.controller.update(now, feedback) {
             apply(&change, shared, encoder, link.delivered_bps);
+            if let Some(budget) = &mut self.budget {
+                budget.set_target(now, change.to.bitrate_bps);
+            }
         }
+        let target = self.controller.current();
+        let demanded_bps = self.demanded_bps(target.fps);
+        if let Some(resolution) = self.resolution.update(now, target.bitrate_bps, demanded_bps) {
+            tracing::info!(
+                ?resolution,
+                target_kbps = target.bitrate_bps / 1000,
+                demanded_kbps = demanded_bps / 1000,
+                "video resolution"
+            );
+        }
+    }
+
+    /// What the encoder would send without the budget: the last second's mean frame size at
+    /// the rate pictures came (up to the target frame rate).
+    fn demanded_bps(&self, target_fps: f32) -> u32 {
+        let Some(frames) = NonZeroUsize::new(self.encoded.len()) else { return 0 };
+        let frame_bits = (self.encoded_bytes * 8 / frames) as f64;
+        let fps = (self.offered.len() as f64).min(f64::from(target_fps));
+        (frame_bits * fps).min(f64::from(u32::MAX)) as u32
     }
 }
 

@@ -99,7 +99,7 @@ impl I420Frame {
     }
 
     /// Sets even dimensions, reallocating only when they change. Black after a change.
-    fn resize(&mut self, width: u32, height: u32) {
+    pub(crate) fn resize(&mut self, width: u32, height: u32) {
         if (self.width, self.height) == (width, height) && self.is_consistent() {
             return;
         }

@@ -5,6 +5,7 @@ mod decoder;
 mod encoder;
 mod raw_options;
 mod region;
+mod scale;
 
 pub use convert::{ConvertError, I420Frame, I420View, bgra_to_i420, i420_to_bgra, i420_to_rgba};
 pub use decoder::{
@@ -15,6 +16,7 @@ pub use encoder::{
     VideoEncoder,
 };
 pub use region::{PixelRect, bgra_to_i420_region};
+pub use scale::half_size;
 
 /// Splits an Annex-B byte stream into NAL units (without start codes). Tolerates 3- and 4-byte
 /// start codes and ignores bytes before the first one.

@@ -166,6 +166,9 @@ fn decode_loop(
     let mut last_snapshot: Option<Instant> = None;
     let mut latest: Option<DecodedFrame> = None;
     let layout = ProbeLayout::default();
+    // The widest picture seen: the screen's own size. On a slow link the agent sends the
+    // screen at half size, and the probe with it.
+    let mut full_width = 0;
     let mut first_picture: Option<Instant> = None;
     let mut have_picture = false;
     let mut decoder_broken = false;
@@ -217,7 +220,9 @@ fn decode_loop(
                     stats.height.store(u64::from(decoded.height), Ordering::Relaxed);
                     let warm =
                         first_picture.get_or_insert_with(Instant::now).elapsed() >= LATENCY_WARMUP;
+                    full_width = full_width.max(decoded.width);
                     if latency_probe && warm {
+                        let layout = scaled(layout, full_width, decoded.width);
                         if let Some(painted) =
                             read_rgba(&decoded.rgba, decoded.width, decoded.height, &layout)
                         {
@@ -320,4 +325,10 @@ impl SnapshotWriter {
         self.slot.1.notify_one();
         let _ = self.thread.join();
     }
+}
+
+/// The probe's layout in a picture `width` wide that shows a screen `full_width` wide.
+fn scaled(layout: ProbeLayout, full_width: u32, width: u32) -> ProbeLayout {
+    let divisor = (full_width / width.max(1)).max(1);
+    ProbeLayout { x: layout.x / divisor, y: layout.y / divisor, block: layout.block / divisor }
 }

@@ -1,17 +1,20 @@
 //! The sender's congestion control: webrtc-rs's send-side TWCC (every RTP packet numbered,
-//! its departure recorded) and its GCC estimator over the viewer's transport-wide feedback,
-//! wrapped so the agent reads the estimate, with the loss and delivered rate the feedback
-//! showed, from a shared [`LinkEstimate`].
+//! its departure recorded) and, over the viewer's transport-wide feedback, [`LinkEstimator`]:
+//! GCC's delay detector with rate rules of Tether's own ([`rules`]). The agent reads the
+//! estimate, with the loss and delivered rate the feedback showed, from a shared
+//! [`LinkEstimate`].
+
+mod estimator;
+pub mod rules;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rtc::interceptor::{
-    BandwidthEstimator, CongestionControlBuilder, CongestionControlInterceptor, EstimatorStats,
-    Gcc, PacketReport,
-};
+use rtc::interceptor::{CongestionControlBuilder, CongestionControlInterceptor};
+
+use self::estimator::LinkEstimator;
 
 /// How much feedback [`FeedbackWindow`] looks back over.
 const WINDOW: Duration = Duration::from_secs(1);
@@ -21,7 +24,7 @@ const WINDOW_PACKETS: usize = 10_000;
 /// How the sender's estimator starts and where it is bounded.
 #[derive(Debug, Clone)]
 pub struct CongestionSettings {
-    /// Where the estimate starts (GCC then climbs about 8 % a second while there is room).
+    /// Where the estimate starts.
     pub initial_bps: u32,
     /// It never goes below this.
     pub min_bps: u32,
@@ -73,61 +76,11 @@ impl LinkEstimate {
     }
 }
 
-/// The interceptor that records departures and feeds feedback to the published GCC.
+/// The interceptor that records departures and feeds feedback to the estimator.
 pub(crate) fn interceptor(
     settings: &CongestionSettings,
-) -> CongestionControlInterceptor<PublishedGcc> {
-    let gcc = Gcc::new(
-        f64::from(settings.initial_bps),
-        f64::from(settings.min_bps),
-        f64::from(settings.max_bps),
-    );
-    let published =
-        PublishedGcc { gcc, window: FeedbackWindow::default(), shared: settings.estimate.clone() };
-    CongestionControlBuilder::new(published).build()
-}
-
-/// GCC, publishing after every feedback and timeout.
-pub(crate) struct PublishedGcc {
-    gcc: Gcc,
-    window: FeedbackWindow,
-    shared: Arc<LinkEstimate>,
-}
-
-impl BandwidthEstimator for PublishedGcc {
-    fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
-        self.gcc.on_reports(now, reports);
-        for report in reports {
-            self.window.add(now, report.size, report.arrived);
-        }
-        self.shared.publish(
-            self.gcc.target_bitrate(),
-            self.window.delivered_bps(),
-            self.window.loss(),
-        );
-    }
-
-    fn target_bitrate(&self) -> f64 {
-        self.gcc.target_bitrate()
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        self.gcc.handle_timeout(now);
-        self.window.expire(now);
-        self.shared.publish(
-            self.gcc.target_bitrate(),
-            self.window.delivered_bps(),
-            self.window.loss(),
-        );
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.gcc.poll_timeout()
-    }
-
-    fn stats(&self) -> EstimatorStats {
-        self.gcc.stats()
-    }
+) -> CongestionControlInterceptor<LinkEstimator> {
+    CongestionControlBuilder::new(LinkEstimator::new(settings)).build()
 }
 
 /// Delivered bytes and losses of the last second of feedback.
