@@ -36,6 +36,15 @@ pub struct Config {
     pub max_connections_per_address: usize,
     /// Most connections in their HTTP phase (not yet a WebSocket) at once.
     pub max_pending_connections: usize,
+    /// A WebSocket write (message, ping, close) the peer's socket does not take within this
+    /// closes the connection: the peer stopped reading.
+    pub write_timeout: Duration,
+    /// A message that waited this long in a connection's outbox closes the connection.
+    pub outbox_max_age: Duration,
+    /// Most bytes queued for one connection; more make it a slow consumer.
+    pub outbox_bytes: usize,
+    /// Most bytes queued for all connections; past it, connections that are behind are cut.
+    pub outbox_bytes_global: usize,
     /// STUN/TURN servers to hand out.
     pub ice: IceSettings,
     /// Serve `wss://` and `https://` with this configuration.
@@ -58,6 +67,10 @@ impl Default for Config {
             http_timeout: Duration::from_secs(30),
             max_connections_per_address: 256,
             max_pending_connections: 4096,
+            write_timeout: Duration::from_secs(10),
+            outbox_max_age: Duration::from_secs(20),
+            outbox_bytes: 256 * 1024,
+            outbox_bytes_global: 256 * 1024 * 1024,
             ice: IceSettings::default(),
             tls: None,
         }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rand_core::RngCore;
 use tether_proto::ErrorCode;
@@ -10,19 +10,13 @@ use tether_proto::signal::{ClientMsg, ServerMsg};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
+use crate::outbox::{OutboxTx, Outgoing, Overflow};
 use crate::rendezvous::{Action, ConnId, Counts, Event, Now, Rendezvous};
 
-/// What a connection's writer is told to do.
-#[derive(Debug)]
-pub(crate) enum Outgoing {
-    Msg(ServerMsg),
-    Close,
-}
-
-/// How the hub reaches one connection: a bounded queue, and a way to cut it off at once with a
-/// last error when the queue is full.
+/// How the hub reaches one connection: a queue bounded in items and bytes, and a way to cut it
+/// off at once with a last error when the queue would overflow.
 pub(crate) struct Outbox {
-    pub(crate) queue: mpsc::Sender<Outgoing>,
+    pub(crate) queue: OutboxTx,
     pub(crate) kill: oneshot::Sender<ServerMsg>,
 }
 
@@ -34,9 +28,6 @@ pub(crate) enum HubMsg {
     Shutdown,
     Counts(oneshot::Sender<Counts>),
 }
-
-/// Depth of every connection's outbox; a peer that falls this far behind is closed.
-pub(crate) const OUTBOX_DEPTH: usize = 32;
 
 pub(crate) struct Hub {
     rendezvous: Rendezvous,
@@ -106,10 +97,10 @@ impl Hub {
             let now = now();
             for action in self.rendezvous.handle(now, event) {
                 let (conn, item) = match action {
-                    Action::Send(conn, msg) => (conn, Outgoing::Msg(msg)),
+                    Action::Send(conn, msg) => (conn, Outgoing::msg(&msg)),
                     Action::Close(conn) => (conn, Outgoing::Close),
                 };
-                if let Some(conn) = self.deliver(conn, item) {
+                if let Some(conn) = self.deliver(conn, item, now.mono) {
                     pending.push(Event::Disconnected { conn });
                 }
             }
@@ -117,14 +108,13 @@ impl Hub {
     }
 
     /// Queues `item` for `conn`; returns the connection if it had to be cut off.
-    fn deliver(&mut self, conn: ConnId, item: Outgoing) -> Option<ConnId> {
+    fn deliver(&mut self, conn: ConnId, item: Outgoing, now: Instant) -> Option<ConnId> {
         let outbox = self.outboxes.get(&conn)?;
-        match outbox.queue.try_send(item) {
-            Ok(()) => None,
-            Err(mpsc::error::TrySendError::Closed(_)) => None,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        match outbox.queue.try_push(item, now) {
+            Ok(()) | Err(Overflow::Closed) => None,
+            Err(overflow) => {
                 self.slow_consumers += 1;
-                tracing::warn!(?conn, "outbox full; closing the slow connection");
+                tracing::warn!(?conn, ?overflow, "outbox full; closing the slow connection");
                 if let Some(outbox) = self.outboxes.remove(&conn) {
                     let _ = outbox.kill.send(ServerMsg::error(
                         ErrorCode::SlowConsumer,

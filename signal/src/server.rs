@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::connection;
 use crate::hub::{Hub, HubMsg};
 use crate::listen::{HttpLimits, accept_loop};
+use crate::outbox::Budgets;
 use crate::rendezvous::ConnId;
 
 /// Most bytes tungstenite may hold queued for one socket it cannot write to: two frames.
@@ -45,6 +46,7 @@ struct AppState {
     config: Arc<Config>,
     next_conn: Arc<AtomicU64>,
     admission: Arc<Semaphore>,
+    budgets: Budgets,
 }
 
 /// Runs the signaling server on `listener` until `shutdown` resolves, then tells every
@@ -66,6 +68,7 @@ pub async fn serve(
     let state = AppState {
         hub: hub_tx.clone(),
         admission: Arc::new(Semaphore::new(config.max_connections)),
+        budgets: Budgets::new(config.outbox_bytes, config.outbox_bytes_global),
         config: Arc::new(config),
         next_conn: Arc::new(AtomicU64::new(1)),
     };
@@ -115,7 +118,8 @@ async fn ws_handler(
             async move {
                 match permit {
                     Some(_permit) => {
-                        connection::run(socket, addr, conn, state.hub, state.config).await
+                        let (hub, config, budgets) = (state.hub, state.config, state.budgets);
+                        connection::run(socket, addr, conn, hub, config, budgets).await
                     }
                     None => connection::refuse_full(socket).await,
                 }

@@ -4,8 +4,11 @@ mod common;
 
 use std::time::Duration;
 
+use futures_util::SinkExt;
+use tokio_tungstenite::tungstenite::Message;
+
 use common::{TestServer, expect_error, next};
-use tether_proto::signal::{ClientMsg, Hello, Join, Role, Sdp, ServerMsg};
+use tether_proto::signal::{Bye, ByeReason, ClientMsg, Hello, Join, Role, Sdp, ServerMsg};
 use tether_proto::{ErrorCode, MAX_MESSAGE_BYTES, SessionCode};
 use tether_signal::Config;
 
@@ -122,8 +125,6 @@ async fn malformed_and_unknown_type_keep_the_connection() {
     assert!(matches!(raw.next().await, Some(ServerMsg::Code(_))));
 }
 
-use futures_util::SinkExt;
-
 #[tokio::test]
 async fn a_frame_over_the_limit_gets_too_large_then_the_close() {
     let server = TestServer::default().await;
@@ -239,4 +240,85 @@ async fn a_peer_that_stops_reading_is_cut_off_with_slow_consumer() {
         other => panic!("the slow viewer was never cut off: {other:?}"),
     }
     drop(viewer);
+}
+
+#[tokio::test]
+async fn join_and_bye_bursts_do_not_cut_the_agent_off() {
+    // The attack: whoever has the code pipelines 25 join/bye pairs. The agent is sent 50 small
+    // messages at once; with a 32-deep outbox the hub cut the *agent* as a slow consumer.
+    let server = TestServer::default().await;
+    let (mut agent, code) = server.agent().await;
+    let mut viewer = server.viewer().await;
+    for _ in 0..25 {
+        viewer.send(&ClientMsg::Join(Join { code })).await.unwrap();
+        let bye = Bye { reason: ByeReason::Hangup, message: None };
+        viewer.send(&ClientMsg::Bye(bye)).await.unwrap();
+    }
+    let (mut joined, mut left) = (0, 0);
+    while joined + left < 50 {
+        match next(&mut agent).await {
+            ServerMsg::PeerJoined(_) => joined += 1,
+            ServerMsg::Bye(_) => left += 1,
+            other => panic!("after {joined} joins and {left} byes: {other:?}"),
+        }
+    }
+    // Still registered: a real supporter gets through.
+    let mut supporter = server.viewer().await;
+    supporter.send(&ClientMsg::Join(Join { code })).await.unwrap();
+    assert!(matches!(next(&mut supporter).await, ServerMsg::Joined(_)));
+    assert!(matches!(next(&mut agent).await, ServerMsg::PeerJoined(_)));
+}
+
+#[tokio::test]
+async fn binary_frames_cost_tokens_too() {
+    let config = Config { messages_per_second: 1.0, message_burst: 5, ..Config::default() };
+    let server = TestServer::start(config).await;
+    let mut raw = server.raw().await;
+    for _ in 0..10 {
+        raw.ws.send(Message::binary(vec![0u8; 16])).await.unwrap();
+    }
+    let mut limited = 0;
+    for _ in 0..10 {
+        match raw.next().await {
+            Some(ServerMsg::Error(e)) if e.code == ErrorCode::RateLimited => limited += 1,
+            Some(ServerMsg::Error(e)) if e.code == ErrorCode::Malformed => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(limited >= 4, "{limited}");
+}
+
+#[tokio::test]
+async fn a_client_that_floods_and_stops_reading_is_closed_by_time() {
+    // Each bad message earns an error reply; a client that never reads them fills the socket.
+    // The write that the socket does not take within `write_timeout` ends the connection.
+    let config = Config {
+        messages_per_second: 1e9,
+        message_burst: 10_000_000,
+        write_timeout: Duration::from_millis(300),
+        ..Config::default()
+    };
+    let server = TestServer::start(config).await;
+    let mut raw = server.raw().await;
+    let bad = format!(r#"{{"type":"nonsense","pad":"{}"}}"#, "p".repeat(2000));
+    let started = std::time::Instant::now();
+    let mut sent = 0;
+    while started.elapsed() < Duration::from_secs(20) {
+        let sending = raw.ws.send(Message::text(bad.clone()));
+        match tokio::time::timeout(Duration::from_secs(2), sending).await {
+            Ok(Ok(())) => sent += 1,
+            // Reset: the server has closed already.
+            Ok(Err(_)) => break,
+            // The server stopped reading (its writer is stuck on us).
+            Err(_) => break,
+        }
+    }
+    // Read what came back: the errors that fit in the buffers, then the end (a connection kept
+    // open would instead go quiet, and `next` fails the test after its patience).
+    let mut replies = 0;
+    while let Some(msg) = raw.next().await {
+        assert!(matches!(msg, ServerMsg::Error(_)), "{msg:?}");
+        replies += 1;
+    }
+    assert!(replies < sent, "closed after {replies} of {sent} replies");
 }

@@ -2,6 +2,7 @@
 
 mod audio;
 mod input_script;
+mod private_file;
 mod session;
 mod stats;
 mod ui;

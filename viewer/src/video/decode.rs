@@ -17,11 +17,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use tether_media::codec::{DecodedFrame, H264Decoder};
-use tether_media::image::write_png_rgba;
 use tether_media::probe::{ProbeLayout, read_rgba};
 use tether_media::rtc::{FrameAssembler, reorder_wait};
 use tether_media::telemetry::{FreezeCounter, FreezeSummary};
 
+use crate::private_file::write_png_private;
 use crate::ui::SessionUi;
 
 /// RTP packets buffered between the network and the decoder: a 1080p keyframe is a few
@@ -299,7 +299,8 @@ impl SnapshotWriter {
                     };
                     match frame {
                         Some(f) => {
-                            if let Err(err) = write_png_rgba(&path, f.width, f.height, &f.rgba) {
+                            let written = write_png_private(&path, f.width, f.height, &f.rgba);
+                            if let Err(err) = written {
                                 tracing::warn!(%err, path = %path.display(), "snapshot not written");
                             }
                         }
