@@ -286,8 +286,9 @@ fn decode<T: for<'de> Deserialize<'de>>(text: &str, known: &[&str]) -> Result<T,
     match serde_json::from_str::<T>(text) {
         Ok(msg) => Ok(msg),
         Err(err) => {
-            let probe = serde_json::from_str::<TypeProbe>(text)
-                .map_err(|e| fail(ErrorCode::Malformed, format!("not a JSON object: {e}")))?;
+            let probe = serde_json::from_str::<TypeProbe>(text).map_err(|e| {
+                fail(ErrorCode::Malformed, format!("not a JSON object: {}", clip(e)))
+            })?;
             match probe.kind {
                 None => Err(fail(ErrorCode::Malformed, "no \"type\" field".into())),
                 Some(serde_json::Value::String(kind)) if !known.contains(&kind.as_str()) => {
@@ -298,7 +299,7 @@ fn decode<T: for<'de> Deserialize<'de>>(text: &str, known: &[&str]) -> Result<T,
                 }
                 Some(serde_json::Value::String(kind)) => Err(fail(
                     ErrorCode::Malformed,
-                    format!("bad {:?} message: {err}", truncate(&kind)),
+                    format!("bad {:?} message: {}", truncate(&kind), clip(err)),
                 )),
                 Some(_) => Err(fail(ErrorCode::Malformed, "\"type\" must be a string".into())),
             }
@@ -311,6 +312,17 @@ fn truncate(s: &str) -> &str {
     match s.char_indices().nth(40) {
         Some((at, _)) => &s[..at],
         None => s,
+    }
+}
+
+/// serde's sentence, cut short: it quotes the offending value (`invalid type: string "…"`),
+/// which would echo up to a whole frame back to the client, past the frame limit.
+fn clip(err: serde_json::Error) -> String {
+    const MAX_CHARS: usize = 200;
+    let sentence = err.to_string();
+    match sentence.char_indices().nth(MAX_CHARS) {
+        Some((at, _)) => format!("{}…", &sentence[..at]),
+        None => sentence,
     }
 }
 

@@ -53,6 +53,9 @@ pub struct FrameAssembler {
     pending: BTreeMap<u64, Pending>,
     /// Extended sequence number of the next frame's first packet.
     next_seq: Option<u64>,
+    /// Packets from `next_seq` up to this one are in and end no frame: where the search for the
+    /// next marker resumes, so a long frame costs one look per packet, not one per packet held.
+    scanned: u64,
     highest: Option<u64>,
     gap_since: Option<Instant>,
     awaiting_keyframe: bool,
@@ -79,6 +82,7 @@ impl FrameAssembler {
             max_wait,
             pending: BTreeMap::new(),
             next_seq: None,
+            scanned: 0,
             highest: None,
             gap_since: None,
             awaiting_keyframe: true,
@@ -103,11 +107,11 @@ impl FrameAssembler {
         self.pending.insert(seq, Pending { timestamp, marker, payload });
         let mut out = Vec::new();
         self.release(&mut out);
-        if self.has_gap() {
+        // Over the cap even without a gap: a frame that never ends (no marker) is given up too.
+        let overfull = self.pending.len() > MAX_PENDING;
+        if overfull || self.has_gap() {
             let since = *self.gap_since.get_or_insert(now);
-            if now.saturating_duration_since(since) >= self.max_wait
-                || self.pending.len() > MAX_PENDING
-            {
+            if overfull || now.saturating_duration_since(since) >= self.max_wait {
                 self.skip_gap();
                 self.release(&mut out);
             }
@@ -125,6 +129,12 @@ impl FrameAssembler {
     /// Counters so far.
     pub fn stats(&self) -> AssemblerStats {
         self.stats
+    }
+
+    /// Packets held now, waiting for their frame to complete (for the fuzz target's bound).
+    #[doc(hidden)]
+    pub fn buffered_packets(&self) -> usize {
+        self.pending.len()
     }
 
     /// Unwraps the 16-bit sequence number relative to the highest seen.
@@ -150,7 +160,7 @@ impl FrameAssembler {
     /// Releases every frame whose packets are all in, starting at `next_seq`.
     fn release(&mut self, out: &mut Vec<AssembledFrame>) {
         while let Some(next) = self.next_seq {
-            let mut end = next;
+            let mut end = next.max(self.scanned);
             let mut complete = false;
             while let Some(p) = self.pending.get(&end) {
                 if p.marker {
@@ -160,6 +170,7 @@ impl FrameAssembler {
                 end += 1;
             }
             if !complete {
+                self.scanned = end;
                 return;
             }
             let packets: Vec<Pending> =
@@ -376,6 +387,24 @@ mod tests {
                 a.push(t, 2 + i as u16, 3000 * (i as u32 + 1), true, Bytes::copy_from_slice(junk));
         }
         assert!(a.stats().bad_packets >= 1);
+    }
+
+    #[test]
+    fn a_frame_that_never_ends_is_not_held_forever() {
+        // Found by the rtp_assembler fuzz target: packets in order with no marker bit were all
+        // held (no gap, so the cap was never checked), without bound.
+        let t = Instant::now();
+        let mut a = FrameAssembler::new(Duration::from_millis(100));
+        push(&mut a, t, 1, 0, IDR);
+        for seq in 2..2 + 3 * MAX_PENDING as u16 {
+            let _ = a.push(t, seq, 3000, false, Bytes::copy_from_slice(DELTA));
+            assert!(a.buffered_packets() <= MAX_PENDING, "{} held", a.buffered_packets());
+        }
+        assert!(a.wants_keyframe());
+        assert!(a.stats().frames_lost >= 1);
+        // The stream recovers at the next keyframe.
+        let seq = 2 + 3 * MAX_PENDING as u16;
+        assert_eq!(push(&mut a, t, seq, 9000, IDR).len(), 1);
     }
 
     #[test]

@@ -161,6 +161,24 @@ fn long_unknown_types_are_truncated_in_the_sentence() {
 }
 
 #[test]
+fn refusals_do_not_echo_the_frame() {
+    // Found by the signal_msg fuzz target: serde quotes the offending value, so a 60 KB string
+    // where a number belongs came back as a 60 KB error sentence, over the client's limit.
+    let long = "x".repeat(60_000);
+    for text in [
+        format!(r#"{{"type":"hello","version":"{long}","role":"agent"}}"#),
+        format!(r#"{{"type":"hello","version":1,"role":"{long}"}}"#),
+        format!(r#""{long}""#),
+    ] {
+        let err = ClientMsg::decode(&text).unwrap_err();
+        assert_eq!(err.code, ErrorCode::Malformed);
+        assert!(err.message.chars().count() < 300, "{} chars", err.message.chars().count());
+        let answer = ServerMsg::Error(err.into()).encode();
+        assert!(answer.len() < 1024, "{} bytes", answer.len());
+    }
+}
+
+#[test]
 fn names_are_sanitised() {
     assert_eq!(sanitize_name("  Sam\t\nfrom   IT\u{7} "), "Sam from IT");
     assert_eq!(sanitize_name(&"é".repeat(100)).chars().count(), MAX_NAME_CHARS);
