@@ -1,24 +1,27 @@
 //! The agent's main loop: registration, then one loop that drives `tether_session::sharing`.
 //!
-//! Each turn waits for a server message, a peer connection event, a command from the UI or the
-//! machine's deadline; turns it into one [`Event`]; calls `Sharing::handle` once; and carries out
-//! every [`Action`]. Carrying out an action can fail (the session does not start, the video does
-//! not open); that failure is the next event.
+//! Each turn waits for a server message (or the server link's loss and return), a peer
+//! connection event, a command from the UI or the machine's deadline; turns it into one
+//! [`Event`]; calls `Sharing::handle` once; and carries out every [`Action`]. Carrying out an
+//! action can fail (the session does not start, the video does not open); that failure is the
+//! next event. Losing the server is an event too: the agent registers again with a new code
+//! (`signaling.rs`) and only the person, or a signal, ends it.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tether_media::rtc::PeerEvent;
-use tether_proto::signal::{Bye, ByeReason, Candidate, ClientMsg, Role, ServerMsg};
+use tether_proto::signal::{Bye, ByeReason, Candidate, ClientMsg, ServerMsg};
 use tether_proto::{IceConfig, SessionCode};
 use tether_session::LinkState;
 use tether_session::sharing::{Action, Decision, Event, Phase, Sharing};
-use tether_signal_client::client::{ClientOptions, SignalClient, SignalSender};
+use tether_signal_client::client::ClientOptions;
 
 use crate::capture;
 use crate::input::InputSettings;
 use crate::session::Session;
+use crate::signaling::{LinkEvent, Registration, ServerLink};
 use crate::ui::{LoopEnd, View};
 use crate::video::VideoSettings;
 
@@ -42,8 +45,8 @@ pub struct AgentSettings {
 /// How often the loop checks that the capture thread is still alive.
 const HEALTH_CHECK: Duration = Duration::from_millis(500);
 
-/// Registers with the server and serves viewers until the person quits, `shutdown` resolves or
-/// the server goes.
+/// Registers with the server and serves viewers until the person quits or `shutdown`
+/// resolves. Only the first registration's failure ends it: later losses are reconnected.
 pub async fn run(
     server: &str,
     options: &ClientOptions,
@@ -51,12 +54,14 @@ pub async fn run(
     mut ui: LoopEnd,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let mut client = SignalClient::connect(server, options).await?;
-    client.hello(Role::Agent, &settings.name).await?;
-    let (tx, mut rx) = client.split();
+    let registration = Registration {
+        server: server.to_owned(),
+        options: options.clone(),
+        name: settings.name.clone(),
+    };
     let mut agent = Agent {
         machine: Sharing::new(settings.consent_timeout, settings.auto_allow),
-        tx,
+        link: ServerLink::connect(registration).await?,
         ice: IceConfig::default(),
         session: None,
         settings,
@@ -66,21 +71,25 @@ pub async fn run(
     tokio::pin!(shutdown);
     loop {
         let deadline = agent.machine.next_deadline().map(tokio::time::Instant::from_std);
-        let restart = agent.session.as_ref().and_then(|s| s.link.restart_deadline());
+        // A restart's offer goes through the server: none while it is away.
+        let online = agent.link.is_up();
+        let restart = agent.session.as_ref().filter(|_| online).and_then(|s| s.link.restart_deadline());
+        // A session that streams on without the server keeps the agent off it until it ends.
+        let may_connect = agent.session.is_none();
         let event = tokio::select! {
             () = &mut shutdown => Event::Quit,
-            msg = rx.recv() => match agent.server_message(msg?).await {
+            change = agent.link.next(may_connect) => match agent.link_event(change).await {
                 Some(event) => event,
                 None => continue,
             },
-            Some(event) = next_peer_event(&mut agent.session) => match agent.peer_event(event).await? {
+            Some(event) = next_peer_event(&mut agent.session) => match agent.peer_event(event).await {
                 Some(event) => event,
                 None => continue,
             },
             Some(command) = ui.commands.recv() => command.into_event(),
             () = sleep_until(deadline) => Event::Timeout,
             () = sleep_until(restart.map(tokio::time::Instant::from_std)) => {
-                agent.restart_if_due().await?;
+                agent.restart_if_due().await;
                 continue;
             }
             _ = health.tick() => {
@@ -90,8 +99,8 @@ pub async fn run(
                 }
             }
         };
-        if agent.feed(event, &ui).await? {
-            agent.tx.close().await;
+        if agent.feed(event, &ui).await {
+            agent.link.close().await;
             return Ok(());
         }
     }
@@ -113,7 +122,7 @@ async fn next_peer_event(session: &mut Option<Session>) -> Option<PeerEvent> {
 
 struct Agent<'a> {
     machine: Sharing,
-    tx: SignalSender,
+    link: ServerLink,
     ice: IceConfig,
     session: Option<Session>,
     settings: &'a AgentSettings,
@@ -125,24 +134,28 @@ struct Agent<'a> {
 impl Agent<'_> {
     /// Hands `event` to the machine and carries out what it says, then any event that carrying
     /// it out produced. Returns whether the agent exits.
-    async fn feed(&mut self, event: Event, ui: &LoopEnd) -> anyhow::Result<bool> {
+    async fn feed(&mut self, event: Event, ui: &LoopEnd) -> bool {
         let mut events = VecDeque::from([event]);
         while let Some(event) = events.pop_front() {
             for action in self.machine.handle(Instant::now(), event) {
-                match self.act(action, ui).await? {
+                match self.act(action, ui).await {
                     Step::Next(Some(event)) => events.push_back(event),
                     Step::Next(None) => {}
-                    Step::Exit => return Ok(true),
+                    Step::Exit => return true,
                 }
             }
         }
-        Ok(false)
+        false
     }
 
-    async fn act(&mut self, action: Action, ui: &LoopEnd) -> anyhow::Result<Step> {
+    async fn act(&mut self, action: Action, ui: &LoopEnd) -> Step {
         match action {
             Action::Show => {
-                let view = View { code: self.machine.code(), phase: self.machine.phase().clone() };
+                let view = View {
+                    code: self.machine.code(),
+                    phase: self.machine.phase().clone(),
+                    reconnecting: !self.link.is_up(),
+                };
                 ui.view.send_replace(view);
                 if self.printed_code != self.machine.code() {
                     self.printed_code = self.machine.code();
@@ -154,17 +167,14 @@ impl Agent<'_> {
             }
             Action::Ask => {
                 let Phase::Asked { ask, peer, .. } = self.machine.phase() else {
-                    return Ok(Step::Next(None));
+                    return Step::Next(None);
                 };
                 println!("state: asked by {:?} from {}", peer.name, peer.addr);
                 if !ui.can_ask {
                     tracing::warn!(
                         "a viewer asked to connect, but there is no tray or terminal to ask on; denied (run with --no-tray to answer on stdin, or --auto-allow to allow every viewer)"
                     );
-                    return Ok(Step::Next(Some(Event::Consent {
-                        ask: *ask,
-                        decision: Decision::Deny,
-                    })));
+                    return Step::Next(Some(Event::Consent { ask: *ask, decision: Decision::Deny }));
                 }
             }
             Action::StartSession { view_only } => {
@@ -180,7 +190,7 @@ impl Agent<'_> {
                 match Session::start(ice, udp_bind, input, self.settings.audio, video).await {
                     Ok((started, offer)) => {
                         self.session = Some(started);
-                        self.tx.send(&ClientMsg::Offer(offer)).await?;
+                        self.link.send(&ClientMsg::Offer(offer)).await;
                         if let Phase::Allowed { peer, .. } = self.machine.phase() {
                             let mode = if view_only { " (view only)" } else { "" };
                             println!("state: sharing with {:?}{mode}", peer.name);
@@ -188,20 +198,20 @@ impl Agent<'_> {
                     }
                     Err(err) => {
                         tracing::error!(%err, "cannot start the session");
-                        return Ok(Step::Next(Some(Event::StartFailed(err.to_string()))));
+                        return Step::Next(Some(Event::StartFailed(err.to_string())));
                     }
                 }
             }
             Action::StartStream => {
-                let Some(s) = &mut self.session else { return Ok(Step::Next(None)) };
+                let Some(s) = &mut self.session else { return Step::Next(None) };
                 let display = self.settings.display;
                 let open = Box::new(move || capture::open(display));
                 if let Err(err) = s.on_connected(open, self.settings.video.clone()).await {
                     tracing::error!(%err, "cannot start the video");
-                    return Ok(Step::Next(Some(Event::StreamFailed(err))));
+                    return Step::Next(Some(Event::StreamFailed(err)));
                 }
             }
-            Action::Bye { reason, message } => self.bye(reason, message).await?,
+            Action::Bye { reason, message } => self.bye(reason, message).await,
             Action::Close(reason) => {
                 tracing::info!(?reason, "the viewer ended the session");
                 println!("state: ended ({reason:?})");
@@ -210,14 +220,15 @@ impl Agent<'_> {
                     println!("state: waiting (the viewer ended the session)");
                 }
             }
-            Action::RequestNewCode => self.tx.send(&ClientMsg::NewCode).await?,
-            Action::Exit => return Ok(Step::Exit),
+            Action::RequestNewCode => self.link.send(&ClientMsg::NewCode).await,
+            Action::Exit => return Step::Exit,
         }
-        Ok(Step::Next(None))
+        Step::Next(None)
     }
 
-    /// Closes the peer connection at once, if there is one, and tells the viewer why.
-    async fn bye(&mut self, reason: ByeReason, message: String) -> anyhow::Result<()> {
+    /// Closes the peer connection at once, if there is one, and tells the viewer why (through
+    /// the server, if it is there).
+    async fn bye(&mut self, reason: ByeReason, message: String) {
         let capture_error = match self.session.take() {
             Some(s) => s.stop().await,
             None => None,
@@ -230,22 +241,50 @@ impl Agent<'_> {
             None => message,
         };
         println!("state: waiting ({message})");
-        self.tx.send(&ClientMsg::Bye(Bye { reason, message: Some(message) })).await?;
-        Ok(())
+        self.link.send(&ClientMsg::Bye(Bye { reason, message: Some(message) })).await;
     }
 
     /// Re-offers with an ICE restart when the connection has stayed disconnected.
-    async fn restart_if_due(&mut self) -> anyhow::Result<()> {
-        let Some(s) = &mut self.session else { return Ok(()) };
+    async fn restart_if_due(&mut self) {
+        let Some(s) = &mut self.session else { return };
         match s.link.restart_if_due(Instant::now()).await {
             Some(Ok(offer)) => {
                 println!("state: reconnecting (ICE restart)");
-                self.tx.send(&ClientMsg::Offer(offer)).await?;
+                self.link.send(&ClientMsg::Offer(offer)).await;
             }
             Some(Err(err)) => tracing::warn!(%err, "ICE restart refused"),
             None => {}
         }
-        Ok(())
+    }
+
+    /// The event a change on the server link means, if any.
+    async fn link_event(&mut self, change: LinkEvent) -> Option<Event> {
+        match change {
+            LinkEvent::Message(msg) => self.server_message(msg).await,
+            LinkEvent::Lost { why, retry_in } => {
+                tracing::warn!("lost the signaling server: {why}");
+                let secs = retry_in.as_secs_f32();
+                println!("state: server lost ({why}); reconnecting in {secs:.1} s");
+                // The next code is printed whatever it is.
+                self.printed_code = None;
+                if matches!(self.machine.phase(), Phase::Streaming { .. }) {
+                    tracing::info!(
+                        "the session goes on without the server (media does not need it); \
+                         the agent registers again when it ends"
+                    );
+                }
+                Some(Event::SignalingLost)
+            }
+            LinkEvent::AttemptFailed { why, retry_in } => {
+                let secs = retry_in.as_secs_f32();
+                tracing::warn!("cannot register with the signaling server ({why}); next try in {secs:.1} s");
+                None
+            }
+            LinkEvent::Reconnected => {
+                tracing::info!("connected to the signaling server again; waiting for a code");
+                None
+            }
+        }
     }
 
     /// The event a server message means, if any; SDP and candidates go straight to the session.
@@ -255,7 +294,13 @@ impl Agent<'_> {
                 self.ice = self.settings.local_ice.apply(issued.ice);
                 Some(Event::Code(issued.code))
             }
-            ServerMsg::PeerJoined(peer) => Some(Event::PeerJoined(peer)),
+            ServerMsg::PeerJoined(mut peer) => {
+                // TURN credentials come with the pairing, made for this session.
+                if let Some(ice) = peer.ice.take() {
+                    self.ice = self.settings.local_ice.apply(ice);
+                }
+                Some(Event::PeerJoined(peer))
+            }
             ServerMsg::Answer(answer) => {
                 let s = self.session.as_mut()?;
                 match s.link.apply_answer(answer).await {
@@ -285,12 +330,11 @@ impl Agent<'_> {
         }
     }
 
-    async fn peer_event(&mut self, event: PeerEvent) -> anyhow::Result<Option<Event>> {
-        Ok(match event {
+    async fn peer_event(&mut self, event: PeerEvent) -> Option<Event> {
+        match event {
             PeerEvent::LocalCandidate(candidate) => {
-                self.tx
-                    .send(&ClientMsg::Candidate(Candidate { candidate: Some(candidate) }))
-                    .await?;
+                let msg = ClientMsg::Candidate(Candidate { candidate: Some(candidate) });
+                self.link.send(&msg).await;
                 None
             }
             PeerEvent::State(LinkState::Connected) => {
@@ -308,7 +352,7 @@ impl Agent<'_> {
                 None
             }
             PeerEvent::Track(_) | PeerEvent::DataChannel(_) => None,
-        })
+        }
     }
 }
 

@@ -195,8 +195,13 @@ impl World {
                 }
                 Action::Send(to, ServerMsg::Code(issued)) => {
                     assert_eq!(self.model.live[to], Some(Role::Agent), "code to a non-agent");
+                    // Codes are single-use: a session that ends in this step brings a new one.
+                    let peer = self.model.peer.get(to);
+                    let ended_here = actions.iter().any(|a| {
+                        matches!(a, Action::Send(t, ServerMsg::Bye(_)) if t == to || Some(t) == peer)
+                    });
                     assert!(
-                        self.model.peer.get(to).is_none(),
+                        self.model.peer.get(to).is_none() || ended_here,
                         "new code for an agent with a viewer"
                     );
                     self.model.issued.push(issued.code);
@@ -377,11 +382,11 @@ fuzz_target!(|input: Input| {
                     continue;
                 }
                 let code = world.model.issued[usize::from(which) % world.model.issued.len()];
-                world.message(slot, ClientMsg::Join(Join { code }));
+                world.message(slot, ClientMsg::Join(Join::new(code)));
             }
             Op::JoinAny { slot, code } => {
                 if let Some(code) = SessionCode::from_value(code % 1_000_000_000) {
-                    world.message(slot, ClientMsg::Join(Join { code }));
+                    world.message(slot, ClientMsg::Join(Join::new(code)));
                 }
             }
             Op::Offer { slot, sdp } => world.message(slot, ClientMsg::Offer(Sdp { sdp })),

@@ -79,7 +79,9 @@ fuzz_target!(|input: Input| {
                 Some(code) => Event::Code(code),
                 None => continue,
             },
-            Op::PeerJoined { name, addr } => Event::PeerJoined(PeerJoined { name, addr }),
+            Op::PeerJoined { name, addr } => {
+                Event::PeerJoined(PeerJoined { name, addr, ice: None })
+            }
             Op::Consent { stale, allow, view_only } => {
                 let shown = match &before {
                     Phase::Asked { ask, .. } => *ask,

@@ -77,6 +77,16 @@ pub struct Hello {
 pub struct Join {
     /// The code as the person read it; spaces and dashes are allowed.
     pub code: SessionCode,
+    /// Rejoining a session that ended (codes are single-use): the token its `joined` gave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<String>,
+}
+
+impl Join {
+    /// A first join with a code the person read out.
+    pub fn new(code: SessionCode) -> Self {
+        Join { code, resume: None }
+    }
 }
 
 /// `offer` / `answer`.
@@ -160,6 +170,10 @@ pub struct PeerJoined {
     pub name: String,
     /// The viewer's address as the server saw it.
     pub addr: String,
+    /// STUN/TURN servers for this session, with TURN credentials made for it (a registered
+    /// agent gets none before a viewer pairs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ice: Option<IceConfig>,
 }
 
 /// `joined`: the viewer is paired.
@@ -169,6 +183,9 @@ pub struct Joined {
     pub agent_name: String,
     /// STUN/TURN servers, with fresh TURN credentials.
     pub ice: IceConfig,
+    /// Lets this viewer rejoin if the session ends (the code itself is used up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<String>,
 }
 
 /// `error`: a typed failure with a sentence for people.

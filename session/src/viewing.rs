@@ -114,6 +114,8 @@ pub struct Viewing {
     /// Armed by the first offer, disarmed by [`Event::Connected`].
     connect_by: Option<Instant>,
     link: Option<LinkState>,
+    /// The token to rejoin with (codes are single-use): given by the caller, then by `joined`.
+    resume: Option<String>,
 }
 
 impl Viewing {
@@ -131,14 +133,27 @@ impl Viewing {
             join_by: None,
             connect_by: None,
             link: None,
+            resume: None,
         }
+    }
+
+    /// Rejoins a session that ended with the token its `joined` gave (see
+    /// [`Viewing::resume_token`]); without one the join is a first join.
+    pub fn resuming(mut self, token: Option<String>) -> Self {
+        self.resume = token;
+        self
+    }
+
+    /// The token a later session may rejoin with, once the server has given one.
+    pub fn resume_token(&self) -> Option<&str> {
+        self.resume.as_deref()
     }
 
     /// The first actions, once the caller has said hello: join and tell the user.
     pub fn start(&mut self, now: Instant) -> Vec<Action> {
         self.join_by = Some(now + JOIN_TIMEOUT);
         vec![
-            Action::Send(ClientMsg::Join(Join { code: self.code })),
+            Action::Send(ClientMsg::Join(Join { code: self.code, resume: self.resume.clone() })),
             Action::Report(Report::Joining(self.code)),
         ]
     }
@@ -215,6 +230,9 @@ impl Viewing {
             ServerMsg::Joined(joined) => {
                 self.ice = self.local_ice.apply(joined.ice);
                 self.join_by = None;
+                if joined.resume.is_some() {
+                    self.resume = joined.resume;
+                }
                 if self.phase == Phase::Joining {
                     self.phase = Phase::Joined;
                 }

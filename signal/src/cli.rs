@@ -13,12 +13,21 @@ use crate::tls::{TlsError, load_server_config};
 /// Signaling-server options, flattened into each binary's own clap parser.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerArgs {
-    /// How long an unused session code stays valid (e.g. 600, 90s, 10m, 1h).
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    /// How long an unused session code stays valid (e.g. 600, 90s, 10m, 1h; 10 s to 7 days).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_code_ttl)]
     pub code_ttl: Duration,
     /// Failed joins allowed per client address per minute before joins are refused.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub join_failures_per_minute: usize,
+    /// Failed joins allowed per IPv6 /48 per minute.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub join_failures_per_site_per_minute: usize,
+    /// Failed joins allowed across the whole server per minute; past it every join waits.
+    #[arg(long, value_name = "N", default_value_t = 600)]
+    pub join_failures_global_per_minute: usize,
+    /// Most agents registered from one address (IPv6: one /64) at once.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_agents_per_address: usize,
     /// Most agents registered at once.
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub max_sessions: usize,
@@ -40,8 +49,8 @@ pub struct ServerArgs {
     /// Fixed TURN password, when no secret is given.
     #[arg(long, value_name = "PASSWORD", env = "TETHER_TURN_PASSWORD", hide_env_values = true)]
     pub turn_password: Option<String>,
-    /// Lifetime of TURN REST credentials.
-    #[arg(long, value_name = "DURATION", default_value = "12h", value_parser = parse_duration)]
+    /// Lifetime of TURN REST credentials, made for each session when its viewer pairs.
+    #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = parse_duration)]
     pub turn_credential_ttl: Duration,
     /// Tell peers to use TURN relays only (ICE transport policy "relay").
     #[arg(long)]
@@ -52,6 +61,17 @@ pub struct ServerArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+}
+
+/// Longest `--code-ttl`: a code is read out loud and used within minutes.
+pub const MAX_CODE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+fn parse_code_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = parse_duration(text)?;
+    if !(Duration::from_secs(10)..=MAX_CODE_TTL).contains(&ttl) {
+        return Err(format!("{text} is outside 10 s to 7 days"));
+    }
+    Ok(ttl)
 }
 
 /// Why the options do not make a configuration.
@@ -93,6 +113,9 @@ impl ServerArgs {
             code_ttl: self.code_ttl,
             join_failures_per_window: self.join_failures_per_minute,
             join_failure_window: Duration::from_secs(60),
+            join_failures_per_site: self.join_failures_per_site_per_minute,
+            join_failures_global: self.join_failures_global_per_minute,
+            max_agents_per_address: self.max_agents_per_address,
             max_sessions: self.max_sessions,
             max_connections_per_address: self.max_connections_per_address,
             ice: IceSettings {
@@ -145,6 +168,15 @@ mod tests {
         assert_eq!(ice.ice_transport_policy, TransportPolicy::Relay);
         assert_eq!(ice.ice_servers.len(), 2);
         assert!(ice.ice_servers[1].username.as_deref().unwrap().ends_with(":tether"));
+    }
+
+    #[test]
+    fn code_ttls_outside_ten_seconds_to_a_week_are_refused() {
+        for bad in ["0", "5s", "169h", "18446744073709551615"] {
+            assert!(Cli::try_parse_from(["x", "--code-ttl", bad]).is_err(), "{bad}");
+        }
+        let cli = Cli::parse_from(["x", "--code-ttl", "168h"]);
+        assert_eq!(cli.server.code_ttl, MAX_CODE_TTL);
     }
 
     #[test]

@@ -17,6 +17,16 @@ pub struct Config {
     pub join_failures_per_window: usize,
     /// The window for `join_failures_per_window`.
     pub join_failure_window: Duration,
+    /// Failed joins allowed per IPv6 /48 in each window.
+    pub join_failures_per_site: usize,
+    /// Failed joins allowed across the server in each window; past it every join waits.
+    pub join_failures_global: usize,
+    /// Most agents registered from one address (IPv6: one /64) at once.
+    pub max_agents_per_address: usize,
+    /// Consent prompts one agent (or one viewer connection) may cause per minute.
+    pub prompts_per_minute: usize,
+    /// How long after a session ends its viewer may rejoin with the resume token.
+    pub resume_window: Duration,
     /// Most agents registered at once.
     pub max_sessions: usize,
     /// Most WebSocket connections at once.
@@ -58,6 +68,11 @@ impl Default for Config {
             expired_code_memory: Duration::from_secs(3600),
             join_failures_per_window: 5,
             join_failure_window: Duration::from_secs(60),
+            join_failures_per_site: 20,
+            join_failures_global: 600,
+            max_agents_per_address: 64,
+            prompts_per_minute: 6,
+            resume_window: Duration::from_secs(120),
             max_sessions: 100_000,
             max_connections: 250_000,
             messages_per_second: 50.0,
@@ -100,6 +115,22 @@ pub struct IceSettings {
 impl IceSettings {
     /// The configuration for one peer, with TURN REST credentials valid from `unix_now`.
     pub fn ice_config(&self, unix_now: u64) -> IceConfig {
+        self.session_ice(unix_now, "tether")
+    }
+
+    /// What a registered agent gets before any viewer pairs: STUN only, no TURN credentials
+    /// (a bare `hello` must not buy a relay).
+    pub fn public_ice(&self) -> IceConfig {
+        let mut ice = self.ice_config(0);
+        ice.ice_servers.retain(|server| server.username.is_none() && server.credential.is_none());
+        ice.ice_servers.iter_mut().for_each(|s| s.urls.retain(|url| url.starts_with("stun")));
+        ice.ice_servers.retain(|server| !server.urls.is_empty());
+        ice
+    }
+
+    /// The configuration for the two peers of one session, TURN REST credentials labelled
+    /// with it (`<expiry>:<label>`), valid for the credential TTL from `unix_now`.
+    pub fn session_ice(&self, unix_now: u64, label: &str) -> IceConfig {
         let mut ice_servers = Vec::new();
         if !self.stun_urls.is_empty() {
             ice_servers.push(IceServer {
@@ -112,7 +143,7 @@ impl IceSettings {
             let (username, credential) = match (&self.turn_secret, &self.turn_username) {
                 (Some(secret), _) => {
                     let ttl = self.turn_credential_ttl.max(Duration::from_secs(60)).as_secs();
-                    let creds = turn_rest_credentials(secret.as_bytes(), unix_now + ttl, "tether");
+                    let creds = turn_rest_credentials(secret.as_bytes(), unix_now + ttl, label);
                     (Some(creds.username), Some(creds.credential))
                 }
                 (None, Some(user)) => (Some(user.clone()), self.turn_password.clone()),
@@ -157,5 +188,22 @@ mod tests {
         assert_eq!(ice.ice_servers[0].username.as_deref(), Some("u"));
         assert_eq!(ice.ice_transport_policy, TransportPolicy::Relay);
         assert!(IceSettings::default().ice_config(0).ice_servers.is_empty());
+        assert!(settings.public_ice().ice_servers.is_empty(), "no relay before pairing");
+    }
+
+    #[test]
+    fn before_pairing_stun_only_then_credentials_for_the_session() {
+        let settings = IceSettings {
+            stun_urls: vec!["stun:127.0.0.1:3478".into()],
+            turn_urls: vec!["turn:127.0.0.1:3478".into()],
+            turn_secret: Some("north-wind-42".into()),
+            turn_credential_ttl: Duration::from_secs(3600),
+            ..IceSettings::default()
+        };
+        let public = settings.public_ice();
+        assert_eq!(public.ice_servers.len(), 1);
+        assert_eq!(public.ice_servers[0].urls, ["stun:127.0.0.1:3478"]);
+        let session = settings.session_ice(1_767_222_000, "s-1f2e");
+        assert_eq!(session.ice_servers[1].username.as_deref(), Some("1767225600:s-1f2e"));
     }
 }

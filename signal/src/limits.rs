@@ -4,73 +4,129 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-/// Limits failed joins per client address so that the 10^9 codes cannot be walked: at most
-/// `max_failures` in any `window`, then every join from that address is refused until the
-/// oldest failure leaves the window.
+/// How many failed joins each tier allows in one window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JoinBudgets {
+    /// Per IPv4 address (/32) or IPv6 /64.
+    pub per_address: usize,
+    /// Per IPv6 /48 (a site), so that one site cannot walk the codes from 65,536 /64s.
+    pub per_site: usize,
+    /// Across the whole server: a circuit breaker that bounds how fast anybody, from however
+    /// many addresses, can walk the 10^9 codes. Past it every join is refused for a while.
+    pub global: usize,
+}
+
+/// Limits failed joins so that the 10^9 codes cannot be walked: at most a budget of failures
+/// in any `window` per address, per IPv6 site and globally; past a budget, every join from
+/// that address, site or anywhere is refused until the oldest failure leaves the window.
 #[derive(Debug)]
 pub struct JoinLimiter {
-    max_failures: usize,
     window: Duration,
     max_tracked: usize,
+    tiers: [Tier; 3],
+}
+
+/// One tier of the limiter: failures grouped by a key derived from the address.
+#[derive(Debug)]
+struct Tier {
+    max_failures: usize,
+    key: fn(IpAddr) -> Option<IpAddr>,
     failures: HashMap<IpAddr, VecDeque<Instant>>,
 }
 
-impl JoinLimiter {
-    /// A limiter tracking at most `max_tracked` addresses (the oldest are forgotten first when
-    /// an attacker spreads over more, which costs it the limit only for addresses it no longer
-    /// uses).
-    pub fn new(max_failures: usize, window: Duration, max_tracked: usize) -> Self {
-        JoinLimiter {
-            max_failures: max_failures.max(1),
-            window,
-            max_tracked,
-            failures: HashMap::new(),
-        }
+impl Tier {
+    fn new(max_failures: usize, key: fn(IpAddr) -> Option<IpAddr>) -> Self {
+        Tier { max_failures: max_failures.max(1), key, failures: HashMap::new() }
     }
 
-    /// `Err(retry_after)` if joins from `addr` are refused at `now`.
-    pub fn check(&mut self, now: Instant, addr: IpAddr) -> Result<(), Duration> {
-        let key = limit_key(addr);
-        let Some(times) = self.failures.get_mut(&key) else { return Ok(()) };
-        prune(times, now, self.window);
-        if times.len() < self.max_failures {
-            return Ok(());
-        }
-        let oldest = times.front().copied().unwrap_or(now);
-        Err((oldest + self.window).saturating_duration_since(now))
+    /// When joins from `addr` are allowed again, if they are refused now.
+    fn refused_until(&mut self, now: Instant, window: Duration, addr: IpAddr) -> Option<Instant> {
+        let times = self.failures.get_mut(&(self.key)(addr)?)?;
+        prune(times, now, window);
+        (times.len() >= self.max_failures).then(|| times.front().copied().unwrap_or(now) + window)
     }
 
-    /// Records a failed join from `addr` at `now`.
-    pub fn record_failure(&mut self, now: Instant, addr: IpAddr) {
-        if self.failures.len() >= self.max_tracked {
-            self.sweep(now);
-        }
-        if self.failures.len() >= self.max_tracked {
-            // Still full of live entries: forget an arbitrary one rather than grow without bound.
-            if let Some(victim) = self.failures.keys().next().copied() {
-                self.failures.remove(&victim);
+    fn record(&mut self, now: Instant, window: Duration, addr: IpAddr, max_tracked: usize) {
+        let Some(key) = (self.key)(addr) else { return };
+        if self.failures.len() >= max_tracked && !self.failures.contains_key(&key) {
+            self.sweep(now, window);
+            if self.failures.len() >= max_tracked {
+                // Still full of live entries: forget an arbitrary one rather than grow.
+                if let Some(victim) = self.failures.keys().next().copied() {
+                    self.failures.remove(&victim);
+                }
             }
         }
-        let times = self.failures.entry(limit_key(addr)).or_default();
-        prune(times, now, self.window);
+        let times = self.failures.entry(key).or_default();
+        prune(times, now, window);
         times.push_back(now);
         while times.len() > self.max_failures {
             times.pop_front();
         }
     }
 
-    /// Forgets addresses whose failures have all left the window.
-    pub fn sweep(&mut self, now: Instant) {
-        let window = self.window;
+    fn sweep(&mut self, now: Instant, window: Duration) {
         self.failures.retain(|_, times| {
             prune(times, now, window);
             !times.is_empty()
         });
     }
+}
 
-    /// Number of addresses tracked.
+impl JoinLimiter {
+    /// A limiter tracking at most `max_tracked` addresses or sites (the oldest are forgotten
+    /// first when an attacker spreads over more; the global tier still counts them).
+    pub fn new(budgets: JoinBudgets, window: Duration, max_tracked: usize) -> Self {
+        JoinLimiter {
+            window,
+            max_tracked,
+            tiers: [
+                Tier::new(budgets.per_address, |addr| Some(limit_key(addr))),
+                Tier::new(budgets.per_site, site_key),
+                Tier::new(budgets.global, |_| Some(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))),
+            ],
+        }
+    }
+
+    /// `Err(retry_after)` if joins from `addr` are refused at `now`.
+    pub fn check(&mut self, now: Instant, addr: IpAddr) -> Result<(), Duration> {
+        let window = self.window;
+        let until = self.tiers.iter_mut().filter_map(|t| t.refused_until(now, window, addr)).max();
+        match until {
+            Some(until) => Err(until.saturating_duration_since(now)),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a failed join from `addr` at `now`.
+    pub fn record_failure(&mut self, now: Instant, addr: IpAddr) {
+        for tier in &mut self.tiers {
+            tier.record(now, self.window, addr, self.max_tracked);
+        }
+    }
+
+    /// Forgets addresses whose failures have all left the window.
+    pub fn sweep(&mut self, now: Instant) {
+        for tier in &mut self.tiers {
+            tier.sweep(now, self.window);
+        }
+    }
+
+    /// Number of addresses tracked (per-address tier).
     pub fn tracked(&self) -> usize {
-        self.failures.len()
+        self.tiers[0].failures.len()
+    }
+}
+
+/// The /48 an IPv6 address belongs to; IPv4 has no site tier.
+fn site_key(addr: IpAddr) -> Option<IpAddr> {
+    match limit_key(addr) {
+        IpAddr::V4(_) => None,
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[3..].fill(0);
+            Some(IpAddr::V6(segments.into()))
+        }
     }
 }
 
@@ -133,10 +189,54 @@ mod tests {
     const A: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
     const B: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
 
+    /// `per_address` for each address; the wider tiers out of the way.
+    fn budgets(per_address: usize) -> JoinBudgets {
+        JoinBudgets { per_address, per_site: 1_000_000, global: 1_000_000 }
+    }
+
+    fn v6(segments: [u16; 8]) -> IpAddr {
+        IpAddr::V6(segments.into())
+    }
+
+    #[test]
+    fn one_ipv6_site_cannot_walk_the_codes_from_many_64s() {
+        let t0 = Instant::now();
+        let tight = JoinBudgets { per_address: 5, per_site: 20, global: 1_000_000 };
+        let mut limiter = JoinLimiter::new(tight, Duration::from_secs(60), 1000);
+        // Four failures from each of five /64s in the same /48: every /64 is under its 5.
+        for net in 0..5u16 {
+            for host in 0..4u16 {
+                let addr = v6([0x2001, 0xdb8, 7, net, 0, 0, 0, host]);
+                assert_eq!(limiter.check(t0, addr), Ok(()), "{addr}");
+                limiter.record_failure(t0, addr);
+            }
+        }
+        let fresh_64 = v6([0x2001, 0xdb8, 7, 99, 0, 0, 0, 1]);
+        assert_eq!(limiter.check(t0, fresh_64), Err(Duration::from_secs(60)));
+        assert_eq!(limiter.check(t0, v6([0x2001, 0xdb8, 8, 0, 0, 0, 0, 1])), Ok(()));
+        assert_eq!(limiter.check(t0, A), Ok(()), "IPv4 has no site tier");
+    }
+
+    #[test]
+    fn the_global_budget_stops_a_walk_from_many_addresses() {
+        let t0 = Instant::now();
+        let tight = JoinBudgets { per_address: 5, per_site: 20, global: 100 };
+        let mut limiter = JoinLimiter::new(tight, Duration::from_secs(60), 1000);
+        for i in 0..100u32 {
+            let addr = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i * 256));
+            assert_eq!(limiter.check(t0, addr), Ok(()));
+            limiter.record_failure(t0 + Duration::from_millis(u64::from(i)), addr);
+        }
+        let later = t0 + Duration::from_secs(1);
+        assert_eq!(limiter.check(later, B), Err(Duration::from_secs(59)));
+        // Memory stays bounded by max_tracked, but the global tier keeps counting.
+        assert_eq!(limiter.check(t0 + Duration::from_secs(60), B), Ok(()));
+    }
+
     #[test]
     fn five_failures_a_minute_then_refused_until_the_oldest_leaves() {
         let t0 = Instant::now();
-        let mut limiter = JoinLimiter::new(5, Duration::from_secs(60), 1000);
+        let mut limiter = JoinLimiter::new(budgets(5), Duration::from_secs(60), 1000);
         for i in 0..5 {
             assert_eq!(limiter.check(t0 + Duration::from_secs(i), A), Ok(()));
             limiter.record_failure(t0 + Duration::from_secs(i), A);
@@ -153,7 +253,7 @@ mod tests {
     #[test]
     fn sweep_forgets_idle_addresses_and_memory_is_bounded() {
         let t0 = Instant::now();
-        let mut limiter = JoinLimiter::new(5, Duration::from_secs(60), 100);
+        let mut limiter = JoinLimiter::new(budgets(5), Duration::from_secs(60), 100);
         for i in 0..1000u32 {
             limiter.record_failure(t0, IpAddr::V4(Ipv4Addr::from(i)));
         }
@@ -165,7 +265,7 @@ mod tests {
     #[test]
     fn ipv6_is_limited_per_64() {
         let t0 = Instant::now();
-        let mut limiter = JoinLimiter::new(2, Duration::from_secs(60), 100);
+        let mut limiter = JoinLimiter::new(budgets(2), Duration::from_secs(60), 100);
         limiter.record_failure(t0, IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, 1)));
         limiter.record_failure(t0, IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 9, 9, 9, 9)));
         let same_64 = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 7, 7, 7, 7));

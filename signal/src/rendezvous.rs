@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 
 use rand_core::RngCore;
 use tether_proto::signal::{
-    Bye, ByeReason, ClientMsg, ErrorMsg, Hello, Joined, PeerJoined, Role, ServerMsg, sanitize_name,
+    Bye, ByeReason, ClientMsg, ErrorMsg, Hello, Join, Joined, PeerJoined, Role, ServerMsg,
+    sanitize_name,
 };
 use tether_proto::{ErrorCode, PROTOCOL_VERSION, SessionCode};
 
 use crate::config::Config;
-use crate::limits::JoinLimiter;
+use crate::limits::{JoinBudgets, JoinLimiter, limit_key};
 
 /// Identifies one WebSocket connection for the life of the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -74,6 +75,10 @@ struct Conn {
     name: String,
     /// Agent: its code. Viewer: the code it joined.
     code: Option<SessionCode>,
+    /// Consent prompts this connection caused (as agent or as viewer), newest last.
+    prompts: VecDeque<Instant>,
+    /// Agent: the used-up code its last viewer may rejoin with.
+    resumable: Option<SessionCode>,
 }
 
 #[derive(Debug)]
@@ -82,7 +87,29 @@ struct Agent {
     viewer: Option<ConnId>,
     /// `None` while a viewer is paired: codes expire only when unused.
     expires_at: Option<Instant>,
+    /// The token the paired viewer was given to rejoin with.
+    resume_token: Option<String>,
 }
+
+/// A session that ended: its viewer may rejoin the agent with the token for a while.
+#[derive(Debug)]
+struct Resume {
+    agent: ConnId,
+    token: String,
+    until: Instant,
+}
+
+/// Why a join did not pair.
+enum JoinRefusal {
+    /// Counted against the address: unknown, used-up or expired codes.
+    Failed(ErrorCode, &'static str),
+    /// The agent or this viewer caused too many prompts lately: wait this long.
+    TooOften(Duration),
+}
+
+/// The sentence for a code nobody can join, live-but-busy included: a guesser must not learn
+/// that a code is live.
+const NO_SUCH_CODE: &str = "no computer is waiting with this code; check the digits";
 
 /// The whole pairing state of one server.
 pub struct Rendezvous {
@@ -96,6 +123,10 @@ pub struct Rendezvous {
     retired_set: HashMap<SessionCode, Instant>,
     joins: JoinLimiter,
     next_sweep: Option<Instant>,
+    /// Used-up codes whose viewer may rejoin, at most one per agent.
+    resumes: HashMap<SessionCode, Resume>,
+    /// Agents registered per address (IPv6: per /64).
+    agents_per_address: HashMap<IpAddr, usize>,
 }
 
 /// Counts for `/healthz` and the load command.
@@ -111,12 +142,26 @@ pub struct Counts {
 
 const MAX_RETIRED_CODES: usize = 200_000;
 const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+/// Longest any configured lifetime may be, so `Instant + ttl` cannot overflow.
+const MAX_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The window `prompts_per_minute` counts in.
+const PROMPT_WINDOW: Duration = Duration::from_secs(60);
 
 impl Rendezvous {
     /// An empty rendezvous drawing codes from `rng` (the OS CSPRNG outside tests).
-    pub fn new(config: Config, rng: Box<dyn RngCore + Send>) -> Self {
-        let joins =
-            JoinLimiter::new(config.join_failures_per_window, config.join_failure_window, 100_000);
+    pub fn new(mut config: Config, rng: Box<dyn RngCore + Send>) -> Self {
+        for lifetime in
+            [&mut config.code_ttl, &mut config.expired_code_memory, &mut config.resume_window]
+        {
+            *lifetime = (*lifetime).min(MAX_LIFETIME);
+        }
+        config.join_failure_window = config.join_failure_window.min(MAX_LIFETIME);
+        let budgets = JoinBudgets {
+            per_address: config.join_failures_per_window,
+            per_site: config.join_failures_per_site,
+            global: config.join_failures_global,
+        };
+        let joins = JoinLimiter::new(budgets, config.join_failure_window, 100_000);
         Rendezvous {
             config,
             rng,
@@ -127,6 +172,8 @@ impl Rendezvous {
             retired_set: HashMap::new(),
             joins,
             next_sweep: None,
+            resumes: HashMap::new(),
+            agents_per_address: HashMap::new(),
         }
     }
 
@@ -135,7 +182,15 @@ impl Rendezvous {
         let mut out = Vec::new();
         match event {
             Event::Connected { conn, addr } => {
-                self.conns.insert(conn, Conn { addr, role: None, name: String::new(), code: None });
+                let state = Conn {
+                    addr,
+                    role: None,
+                    name: String::new(),
+                    code: None,
+                    prompts: VecDeque::new(),
+                    resumable: None,
+                };
+                self.conns.insert(conn, state);
             }
             Event::Message { conn, msg } => self.handle_message(now, conn, msg, &mut out),
             Event::Disconnected { conn } => self.handle_disconnect(now, conn, &mut out),
@@ -191,9 +246,7 @@ impl Rendezvous {
                 out.push(error(conn, ErrorCode::BadState, "hello was already sent"))
             }
             (Some(Role::Agent), ClientMsg::NewCode) => self.handle_new_code(now, conn, out),
-            (Some(Role::Viewer), ClientMsg::Join(join)) => {
-                self.handle_join(now, conn, join.code, out)
-            }
+            (Some(Role::Viewer), ClientMsg::Join(join)) => self.handle_join(now, conn, join, out),
             (Some(role), msg @ (ClientMsg::NewCode | ClientMsg::Join(_))) => out.push(error(
                 conn,
                 ErrorCode::BadState,
@@ -226,10 +279,23 @@ impl Rendezvous {
             out.push(Action::Close(conn));
             return;
         }
-        if let Some(state) = self.conns.get_mut(&conn) {
-            state.role = Some(hello.role);
-            state.name = sanitize_name(&hello.name);
+        let Some(state) = self.conns.get_mut(&conn) else { return };
+        let key = limit_key(state.addr);
+        if hello.role == Role::Agent {
+            let registered = self.agents_per_address.entry(key).or_default();
+            if *registered >= self.config.max_agents_per_address {
+                out.push(error(
+                    conn,
+                    ErrorCode::Full,
+                    "too many computers are registered from your address; try again later",
+                ));
+                out.push(Action::Close(conn));
+                return;
+            }
+            *registered += 1;
         }
+        state.role = Some(hello.role);
+        state.name = sanitize_name(&hello.name);
         if hello.role == Role::Agent {
             self.issue_code(now, conn, out);
         }
@@ -249,7 +315,7 @@ impl Rendezvous {
         self.issue_code(now, conn, out);
     }
 
-    fn handle_join(&mut self, now: Now, conn: ConnId, code: SessionCode, out: &mut Vec<Action>) {
+    fn handle_join(&mut self, now: Now, conn: ConnId, join: Join, out: &mut Vec<Action>) {
         let Some(viewer) = self.conns.get(&conn) else { return };
         if viewer.code.is_some() {
             out.push(error(conn, ErrorCode::BadState, "already joined; send bye first"));
@@ -257,46 +323,88 @@ impl Rendezvous {
         }
         let addr = viewer.addr;
         if let Err(wait) = self.joins.check(now.mono, addr) {
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            out.push(Action::Send(
-                conn,
-                ServerMsg::Error(ErrorMsg {
-                    code: ErrorCode::RateLimited,
-                    message: format!(
-                        "too many failed joins from your address; try again in {secs} s"
-                    ),
-                    retry_after_secs: Some(secs.max(1)),
-                }),
-            ));
+            let sentence = "too many failed joins from your address or network; try again in";
+            out.push(rate_limited(conn, sentence, wait));
             return;
         }
-        let failure = match self.agents.get_mut(&code) {
-            Some(agent) if agent.viewer.is_some() => {
-                Some((ErrorCode::Busy, "another viewer is already connected with this code"))
-            }
-            Some(agent) => {
-                agent.viewer = Some(conn);
-                let agent_conn = agent.conn;
-                if let Some(at) = agent.expires_at.take() {
-                    self.expiries.remove(&(at, code));
-                }
-                self.pair(now, conn, agent_conn, code, out);
-                None
-            }
-            None if self.retired_set.contains_key(&code) => Some((
-                ErrorCode::Expired,
-                "this code has expired; ask for the new code shown on the computer",
-            )),
-            None => Some((
-                ErrorCode::UnknownCode,
-                "no computer is waiting with this code; check the digits",
-            )),
+        let target = match join.resume {
+            Some(token) => self.take_resume(now.mono, join.code, &token),
+            None => Some(join.code),
         };
-        if let Some((code, sentence)) = failure {
-            self.joins.record_failure(now.mono, addr);
-            self.schedule_sweep(now.mono);
-            out.push(error(conn, code, sentence));
+        let refusal = match target {
+            Some(code) => match self.try_pair(now, conn, code, out) {
+                Ok(()) => return,
+                Err(refusal) => refusal,
+            },
+            None => JoinRefusal::Failed(ErrorCode::UnknownCode, NO_SUCH_CODE),
+        };
+        match refusal {
+            JoinRefusal::Failed(code, sentence) => {
+                self.joins.record_failure(now.mono, addr);
+                self.schedule_sweep(now.mono);
+                out.push(error(conn, code, sentence));
+            }
+            JoinRefusal::TooOften(wait) => {
+                let sentence = "this computer was asked too often; try again in";
+                out.push(rate_limited(conn, sentence, wait));
+            }
         }
+    }
+
+    /// The live code of the agent that `token` lets this viewer rejoin, once: a token is
+    /// used up by the attempt, right or wrong code.
+    fn take_resume(&mut self, now: Instant, code: SessionCode, token: &str) -> Option<SessionCode> {
+        let resume = self.resumes.get(&code)?;
+        if !same_secret(&resume.token, token) || resume.until <= now {
+            return None;
+        }
+        let agent = resume.agent;
+        self.resumes.remove(&code);
+        let state = self.conns.get_mut(&agent)?;
+        state.resumable = None;
+        state.code
+    }
+
+    /// Pairs viewer `conn` with the agent holding `code` if it is free and not over its
+    /// prompt budget.
+    fn try_pair(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        code: SessionCode,
+        out: &mut Vec<Action>,
+    ) -> Result<(), JoinRefusal> {
+        let agent_conn = match self.agents.get(&code) {
+            Some(agent) if agent.viewer.is_none() => agent.conn,
+            Some(_) => return Err(JoinRefusal::Failed(ErrorCode::UnknownCode, NO_SUCH_CODE)),
+            None if self.retired_set.contains_key(&code) => {
+                let sentence =
+                    "this code has expired or was used; ask for the new code shown on the computer";
+                return Err(JoinRefusal::Failed(ErrorCode::Expired, sentence));
+            }
+            None => return Err(JoinRefusal::Failed(ErrorCode::UnknownCode, NO_SUCH_CODE)),
+        };
+        let max = self.config.prompts_per_minute;
+        for side in [agent_conn, conn] {
+            if let Some(wait) =
+                self.conns.get_mut(&side).and_then(|c| over_budget(c, now.mono, max))
+            {
+                return Err(JoinRefusal::TooOften(wait));
+            }
+        }
+        for side in [agent_conn, conn] {
+            if let Some(state) = self.conns.get_mut(&side) {
+                state.prompts.push_back(now.mono);
+            }
+        }
+        if let Some(agent) = self.agents.get_mut(&code) {
+            agent.viewer = Some(conn);
+            if let Some(at) = agent.expires_at.take() {
+                self.expiries.remove(&(at, code));
+            }
+        }
+        self.pair(now, conn, agent_conn, code, out);
+        Ok(())
     }
 
     fn pair(
@@ -316,19 +424,30 @@ impl Rendezvous {
         };
         let agent_name = self.conns.get(&agent).map(|a| a.name.clone()).unwrap_or_default();
         tracing::info!(code = %code.masked(), viewer = ?viewer, agent = ?agent, "paired");
-        out.push(Action::Send(
-            agent,
-            ServerMsg::PeerJoined(PeerJoined { name: viewer_name, addr: viewer_addr.to_string() }),
-        ));
-        let ice = self.config.ice.ice_config(now.unix_secs);
-        out.push(Action::Send(viewer, ServerMsg::Joined(Joined { agent_name, ice })));
+        let token = self.random_hex(16);
+        if let Some(entry) = self.agents.get_mut(&code) {
+            entry.resume_token = Some(token.clone());
+        }
+        // TURN credentials only now, labelled with this session.
+        let label = format!("s-{}", self.random_hex(6));
+        let ice = self.config.ice.session_ice(now.unix_secs, &label);
+        let addr = viewer_addr.to_string();
+        let peer = PeerJoined { name: viewer_name, addr, ice: Some(ice.clone()) };
+        out.push(Action::Send(agent, ServerMsg::PeerJoined(peer)));
+        let joined = Joined { agent_name, ice, resume: Some(token) };
+        out.push(Action::Send(viewer, ServerMsg::Joined(joined)));
     }
 
     fn handle_bye(&mut self, now: Now, conn: ConnId, bye: Bye, out: &mut Vec<Action>) {
         // A bye with no peer is harmless: ending twice is not an error.
         if let Some(peer) = self.peer_of(conn) {
+            // The person said no, or stopped: that viewer does not come back on its own.
+            let resumable = !matches!(
+                bye.reason,
+                ByeReason::Denied | ByeReason::Stopped | ByeReason::ConsentTimeout
+            );
             out.push(Action::Send(peer, ServerMsg::Bye(bye)));
-            self.unpair(now, conn);
+            self.unpair(now, conn, resumable, out);
         }
     }
 
@@ -345,6 +464,7 @@ impl Rendezvous {
     }
 
     fn handle_disconnect(&mut self, now: Now, conn: ConnId, out: &mut Vec<Action>) {
+        let role = self.conns.get(&conn).and_then(|c| c.role);
         if let Some(peer) = self.peer_of(conn) {
             out.push(Action::Send(
                 peer,
@@ -353,10 +473,27 @@ impl Rendezvous {
                     message: Some("the other side disconnected".into()),
                 }),
             ));
-            self.unpair(now, conn);
+            if role == Some(Role::Viewer) {
+                self.unpair(now, conn, true, out);
+            } else if let Some(viewer) = self.conns.get_mut(&peer) {
+                viewer.code = None;
+            }
         }
         let Some(state) = self.conns.remove(&conn) else { return };
-        if let (Some(Role::Agent), Some(code)) = (state.role, state.code) {
+        if state.role != Some(Role::Agent) {
+            return;
+        }
+        let key = limit_key(state.addr);
+        if let Some(count) = self.agents_per_address.get_mut(&key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.agents_per_address.remove(&key);
+            }
+        }
+        if let Some(used) = state.resumable {
+            self.resumes.remove(&used);
+        }
+        if let Some(code) = state.code {
             if let Some(agent) = self.agents.remove(&code) {
                 if let Some(at) = agent.expires_at {
                     self.expiries.remove(&(at, code));
@@ -375,18 +512,35 @@ impl Rendezvous {
         }
     }
 
-    /// Ends `conn`'s session: the viewer is free to join again, the agent's code becomes
-    /// unused again with a fresh expiry, so the same supporter can reconnect.
-    fn unpair(&mut self, now: Now, conn: ConnId) {
+    /// Ends `conn`'s session. Its code is used up (a join with it hears `expired`) and the
+    /// agent gets a new one; if `resumable`, the viewer may rejoin with its token for a while.
+    fn unpair(&mut self, now: Now, conn: ConnId, resumable: bool, out: &mut Vec<Action>) {
         let Some(code) = self.conns.get(&conn).and_then(|c| c.code) else { return };
         let Some(agent) = self.agents.get_mut(&code) else { return };
         let Some(viewer) = agent.viewer.take() else { return };
-        let at = now.mono + self.config.code_ttl;
-        agent.expires_at = Some(at);
-        self.expiries.insert((at, code));
+        let (agent_conn, token) = (agent.conn, agent.resume_token.take());
         if let Some(v) = self.conns.get_mut(&viewer) {
             v.code = None;
         }
+        self.retire(now.mono, code);
+        if let Some(old) = self.conns.get_mut(&agent_conn).and_then(|a| a.resumable.take()) {
+            self.resumes.remove(&old);
+        }
+        if let (true, Some(token)) = (resumable, token) {
+            let until = now.mono + self.config.resume_window;
+            self.resumes.insert(code, Resume { agent: agent_conn, token, until });
+            if let Some(state) = self.conns.get_mut(&agent_conn) {
+                state.resumable = Some(code);
+            }
+        }
+        self.issue_code(now, agent_conn, out);
+    }
+
+    /// `bytes` random bytes from the server's generator, as hex.
+    fn random_hex(&mut self, bytes: usize) -> String {
+        let mut raw = vec![0u8; bytes];
+        self.rng.fill_bytes(&mut raw);
+        raw.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     fn schedule_sweep(&mut self, now: Instant) {
@@ -394,6 +548,34 @@ impl Rendezvous {
             self.next_sweep = Some(now + SWEEP_INTERVAL);
         }
     }
+}
+
+/// `Some(wait)` if `conn` caused `max` prompts within the last minute.
+fn over_budget(conn: &mut Conn, now: Instant, max: usize) -> Option<Duration> {
+    while conn.prompts.front().is_some_and(|t| now.saturating_duration_since(*t) >= PROMPT_WINDOW) {
+        conn.prompts.pop_front();
+    }
+    let oldest = *conn.prompts.front()?;
+    (conn.prompts.len() >= max.max(1))
+        .then(|| (oldest + PROMPT_WINDOW).saturating_duration_since(now))
+}
+
+/// Compares two secrets without stopping at the first difference.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `rate_limited` with a sentence ending in the wait, whole seconds rounded up.
+fn rate_limited(conn: ConnId, sentence: &str, wait: Duration) -> Action {
+    let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    Action::Send(
+        conn,
+        ServerMsg::Error(ErrorMsg {
+            code: ErrorCode::RateLimited,
+            message: format!("{sentence} {secs} s"),
+            retry_after_secs: Some(secs),
+        }),
+    )
 }
 
 fn error(conn: ConnId, code: ErrorCode, message: impl Into<String>) -> Action {

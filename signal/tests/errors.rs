@@ -8,7 +8,9 @@ use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
 
 use common::{TestServer, expect_error, next};
-use tether_proto::signal::{Bye, ByeReason, ClientMsg, Hello, Join, Role, Sdp, ServerMsg};
+use tether_proto::signal::{
+    Bye, ByeReason, Candidate, ClientMsg, Hello, IceCandidate, Join, Role, Sdp, ServerMsg,
+};
 use tether_proto::{ErrorCode, MAX_MESSAGE_BYTES, SessionCode};
 use tether_signal::Config;
 
@@ -22,21 +24,24 @@ async fn unknown_code_then_the_right_one() {
     let server = TestServer::default().await;
     let (mut agent, code) = server.agent().await;
     let mut viewer = server.viewer().await;
-    viewer.send(&ClientMsg::Join(Join { code: wrong_code(code) })).await.unwrap();
+    viewer.send(&ClientMsg::Join(Join::new(wrong_code(code)))).await.unwrap();
     let err = expect_error(&mut viewer, ErrorCode::UnknownCode).await;
     assert!(err.message.contains("check the digits"), "{}", err.message);
-    viewer.send(&ClientMsg::Join(Join { code })).await.unwrap();
+    viewer.send(&ClientMsg::Join(Join::new(code))).await.unwrap();
     assert!(matches!(next(&mut viewer).await, ServerMsg::Joined(_)));
     assert!(matches!(next(&mut agent).await, ServerMsg::PeerJoined(_)));
 }
 
 #[tokio::test]
-async fn busy_when_a_viewer_is_already_there() {
+async fn a_code_in_use_answers_like_an_unknown_one() {
     let server = TestServer::default().await;
     let (_agent, _viewer, code) = server.pair().await;
     let mut second = server.viewer().await;
-    second.send(&ClientMsg::Join(Join { code })).await.unwrap();
-    expect_error(&mut second, ErrorCode::Busy).await;
+    second.send(&ClientMsg::Join(Join::new(code))).await.unwrap();
+    let busy = expect_error(&mut second, ErrorCode::UnknownCode).await;
+    second.send(&ClientMsg::Join(Join::new(wrong_code(code)))).await.unwrap();
+    let unknown = expect_error(&mut second, ErrorCode::UnknownCode).await;
+    assert_eq!(busy, unknown, "a guesser must not learn that a code is live");
 }
 
 #[tokio::test]
@@ -51,10 +56,10 @@ async fn codes_expire_unused_and_the_agent_gets_a_new_one() {
     };
     assert_ne!(old, new);
     let mut viewer = server.viewer().await;
-    viewer.send(&ClientMsg::Join(Join { code: old })).await.unwrap();
+    viewer.send(&ClientMsg::Join(Join::new(old))).await.unwrap();
     let err = expect_error(&mut viewer, ErrorCode::Expired).await;
     assert!(err.message.contains("new code"), "{}", err.message);
-    viewer.send(&ClientMsg::Join(Join { code: new })).await.unwrap();
+    viewer.send(&ClientMsg::Join(Join::new(new))).await.unwrap();
     assert!(matches!(next(&mut viewer).await, ServerMsg::Joined(_)));
 }
 
@@ -75,13 +80,13 @@ async fn failed_joins_are_rate_limited_then_recover() {
     let (_agent, code) = server.agent().await;
     let mut viewer = server.viewer().await;
     for _ in 0..5 {
-        viewer.send(&ClientMsg::Join(Join { code: wrong_code(code) })).await.unwrap();
+        viewer.send(&ClientMsg::Join(Join::new(wrong_code(code)))).await.unwrap();
         expect_error(&mut viewer, ErrorCode::UnknownCode).await;
     }
     // A new connection from the same address does not escape the limit, and the right code is
     // refused too so that a guesser learns nothing.
     let mut again = server.viewer().await;
-    again.send(&ClientMsg::Join(Join { code })).await.unwrap();
+    again.send(&ClientMsg::Join(Join::new(code))).await.unwrap();
     let err = expect_error(&mut again, ErrorCode::RateLimited).await;
     let wait = err.retry_after_secs.expect("a retry hint");
     assert!((1..=2).contains(&wait), "{wait}");
@@ -89,7 +94,7 @@ async fn failed_joins_are_rate_limited_then_recover() {
     tokio::time::sleep(Duration::from_secs(wait)).await;
     let mut joined = false;
     for _ in 0..20 {
-        again.send(&ClientMsg::Join(Join { code })).await.unwrap();
+        again.send(&ClientMsg::Join(Join::new(code))).await.unwrap();
         match next(&mut again).await {
             ServerMsg::Joined(_) => {
                 joined = true;
@@ -174,10 +179,7 @@ async fn unsupported_version_is_refused() {
 async fn messages_out_of_order_are_bad_state() {
     let server = TestServer::default().await;
     let mut client = server.client().await;
-    client
-        .send(&ClientMsg::Join(Join { code: SessionCode::from_value(1).unwrap() }))
-        .await
-        .unwrap();
+    client.send(&ClientMsg::Join(Join::new(SessionCode::from_value(1).unwrap()))).await.unwrap();
     expect_error(&mut client, ErrorCode::BadState).await;
     let (mut agent, _) = server.agent().await;
     agent.send(&ClientMsg::Offer(Sdp { sdp: "v=0".into() })).await.unwrap();
@@ -243,30 +245,59 @@ async fn a_peer_that_stops_reading_is_cut_off_with_slow_consumer() {
 }
 
 #[tokio::test]
-async fn join_and_bye_bursts_do_not_cut_the_agent_off() {
-    // The attack: whoever has the code pipelines 25 join/bye pairs. The agent is sent 50 small
-    // messages at once; with a 32-deep outbox the hub cut the *agent* as a slow consumer.
+async fn message_bursts_do_not_cut_the_agent_off() {
+    // 25 join/bye pairs sent the agent 50 small messages at once, and the 32-deep outbox cut
+    // the *agent*. Codes are single-use now, so the same burst of small messages comes from
+    // the paired viewer instead: trickle ICE sends dozens of candidates at once.
+    let server = TestServer::default().await;
+    let (mut agent, mut viewer, _) = server.pair().await;
+    let candidate = Candidate {
+        candidate: Some(IceCandidate {
+            candidate: "candidate:1 1 udp 2130706431 192.0.2.7 50000 typ host".into(),
+            sdp_mid: Some("0".into()),
+            sdp_mline_index: Some(0),
+            username_fragment: None,
+        }),
+    };
+    for _ in 0..60 {
+        viewer.send(&ClientMsg::Candidate(candidate.clone())).await.unwrap();
+    }
+    for n in 0..60 {
+        match next(&mut agent).await {
+            ServerMsg::Candidate(_) => {}
+            other => panic!("after {n} candidates: {other:?}"),
+        }
+    }
+    // Still paired and registered.
+    agent.send(&ClientMsg::Offer(Sdp { sdp: "v=0".into() })).await.unwrap();
+    assert!(matches!(next(&mut viewer).await, ServerMsg::Offer(_)));
+}
+
+#[tokio::test]
+async fn join_and_bye_loops_burn_the_code_and_cannot_flood_the_agent() {
     let server = TestServer::default().await;
     let (mut agent, code) = server.agent().await;
     let mut viewer = server.viewer().await;
     for _ in 0..25 {
-        viewer.send(&ClientMsg::Join(Join { code })).await.unwrap();
+        viewer.send(&ClientMsg::Join(Join::new(code))).await.unwrap();
         let bye = Bye { reason: ByeReason::Hangup, message: None };
         viewer.send(&ClientMsg::Bye(bye)).await.unwrap();
     }
-    let (mut joined, mut left) = (0, 0);
-    while joined + left < 50 {
-        match next(&mut agent).await {
-            ServerMsg::PeerJoined(_) => joined += 1,
-            ServerMsg::Bye(_) => left += 1,
-            other => panic!("after {joined} joins and {left} byes: {other:?}"),
-        }
-    }
-    // Still registered: a real supporter gets through.
-    let mut supporter = server.viewer().await;
-    supporter.send(&ClientMsg::Join(Join { code })).await.unwrap();
-    assert!(matches!(next(&mut supporter).await, ServerMsg::Joined(_)));
+    // One prompt, its end, and a new code for the next supporter: the old code is used up.
     assert!(matches!(next(&mut agent).await, ServerMsg::PeerJoined(_)));
+    assert!(matches!(next(&mut agent).await, ServerMsg::Bye(_)));
+    let fresh = match next(&mut agent).await {
+        ServerMsg::Code(issued) => issued.code,
+        other => panic!("{other:?}"),
+    };
+    // The 24 joins with the used-up code counted as failures: this address is locked out, even
+    // with the fresh code (everything here comes from 127.0.0.1).
+    let mut same_address = server.viewer().await;
+    same_address.send(&ClientMsg::Join(Join::new(fresh))).await.unwrap();
+    expect_error(&mut same_address, ErrorCode::RateLimited).await;
+    // The agent is still registered and answers.
+    agent.send(&ClientMsg::NewCode).await.unwrap();
+    assert!(matches!(next(&mut agent).await, ServerMsg::Code(_)));
 }
 
 #[tokio::test]

@@ -81,11 +81,16 @@ impl Harness {
 
     /// A viewer connects and joins `code`.
     fn join(&mut self, code: SessionCode) {
+        self.join_resuming(code, None);
+    }
+
+    /// Joins with `code` as a new viewer connection; with `token`, rejoins a session that ended.
+    fn join_resuming(&mut self, code: SessionCode, token: Option<String>) {
         let conn = ConnId(self.next_conn);
         self.next_conn += 1;
         self.server_event(rendezvous::Event::Connected { conn, addr: ADDR });
         self.to_server.push_back((conn, hello(Role::Viewer)));
-        let mut machine = Viewing::new(code, CONNECT_TIMEOUT, LocalIce::default());
+        let mut machine = Viewing::new(code, CONNECT_TIMEOUT, LocalIce::default()).resuming(token);
         let start = machine.start(self.now);
         self.viewer =
             Some(ViewerEnd { conn, machine, reports: Vec::new(), outcome: None, answers: 0 });
@@ -261,7 +266,8 @@ fn bye_reason(outcome: &Outcome) -> Option<ByeReason> {
 #[test]
 fn allow_connect_and_hang_up() {
     let mut h = Harness::new(false);
-    h.join(h.code());
+    let code = h.code();
+    h.join(code);
     assert!(matches!(h.agent.phase(), Phase::Asked { .. }));
     h.consent(Decision::Allow { view_only: false });
     h.ice_connects();
@@ -270,7 +276,7 @@ fn allow_connect_and_hang_up() {
     h.viewer_event(viewing::Event::HangUp);
     h.settle();
     let lines = h.lines();
-    assert_eq!(lines[0], format!("state: joining {}", h.code()));
+    assert_eq!(lines[0], format!("state: joining {code}"));
     assert!(lines[1].starts_with("state: joined \"front-desk\""), "{lines:?}");
     assert_eq!(
         lines[2..],
@@ -381,7 +387,10 @@ fn a_cut_off_viewer_joins_again_and_is_asked_again() {
     let mut reconnect = Reconnect::default();
     let pause = reconnect.after(true, h.outcome()).expect("a running session that was cut off");
     h.advance(pause);
-    h.join(code);
+    let token = h.viewer().machine.resume_token().map(str::to_owned);
+    assert!(token.is_some(), "joined gave a resume token");
+    assert_ne!(h.code(), code, "the agent shows a new code: the old one is used up");
+    h.join_resuming(code, token);
     assert!(matches!(h.agent.phase(), Phase::Asked { .. }), "consent is asked again");
     h.consent(Decision::Allow { view_only: false });
     h.ice_connects();

@@ -25,7 +25,7 @@ async fn offer_answer_and_candidates_are_relayed_both_ways() {
     let server = TestServer::default().await;
     let (mut agent, code) = server.agent().await;
     let mut viewer = server.viewer().await;
-    viewer.send(&ClientMsg::Join(Join { code })).await.unwrap();
+    viewer.send(&ClientMsg::Join(Join::new(code))).await.unwrap();
     match next(&mut agent).await {
         ServerMsg::PeerJoined(p) => {
             assert_eq!(p.name, "Sam");
@@ -33,10 +33,13 @@ async fn offer_answer_and_candidates_are_relayed_both_ways() {
         }
         other => panic!("{other:?}"),
     }
-    match next(&mut viewer).await {
-        ServerMsg::Joined(j) => assert_eq!(j.agent_name, "front-desk"),
+    let token = match next(&mut viewer).await {
+        ServerMsg::Joined(j) => {
+            assert_eq!(j.agent_name, "front-desk");
+            j.resume.expect("a resume token")
+        }
         other => panic!("{other:?}"),
-    }
+    };
 
     let offer = Sdp { sdp: "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n".into() };
     agent.send(&ClientMsg::Offer(offer.clone())).await.unwrap();
@@ -61,11 +64,15 @@ async fn offer_answer_and_candidates_are_relayed_both_ways() {
     assert_eq!(health["counts"]["sessions"], 1);
     assert_eq!(health["counts"]["agents"], 1);
 
-    // Bye from the viewer reaches the agent; the code is usable again.
+    // Bye from the viewer reaches the agent; the code is used up (the agent gets a new one) and
+    // only this viewer's token rejoins with it.
     let bye = Bye { reason: ByeReason::Hangup, message: Some("done".into()) };
     viewer.send(&ClientMsg::Bye(bye.clone())).await.unwrap();
     assert_eq!(next(&mut agent).await, ServerMsg::Bye(bye));
-    viewer.send(&ClientMsg::Join(Join { code })).await.unwrap();
+    assert!(matches!(next(&mut agent).await, ServerMsg::Code(c) if c.code != code));
+    viewer.send(&ClientMsg::Join(Join::new(code))).await.unwrap();
+    expect_error(&mut viewer, ErrorCode::Expired).await;
+    viewer.send(&ClientMsg::Join(Join { code, resume: Some(token) })).await.unwrap();
     assert!(matches!(next(&mut viewer).await, ServerMsg::Joined(_)));
     assert!(matches!(next(&mut agent).await, ServerMsg::PeerJoined(_)));
     server.shutdown().await;
@@ -74,16 +81,20 @@ async fn offer_answer_and_candidates_are_relayed_both_ways() {
 #[tokio::test]
 async fn a_peer_vanishing_mid_session_is_reported() {
     let server = TestServer::default().await;
-    let (mut agent, viewer, code) = server.pair().await;
+    let (mut agent, viewer, _) = server.pair().await;
     // The viewer's process dies: the socket drops with no close frame and no bye.
     drop(viewer);
     match next(&mut agent).await {
         ServerMsg::Bye(b) => assert_eq!(b.reason, ByeReason::PeerLeft),
         other => panic!("{other:?}"),
     }
-    // The agent is ready for the next viewer with the same code.
+    // The agent is ready for the next viewer, with a new code.
+    let code = match next(&mut agent).await {
+        ServerMsg::Code(issued) => issued.code,
+        other => panic!("{other:?}"),
+    };
     let mut second = server.viewer().await;
-    second.send(&ClientMsg::Join(Join { code })).await.unwrap();
+    second.send(&ClientMsg::Join(Join::new(code))).await.unwrap();
     assert!(matches!(next(&mut second).await, ServerMsg::Joined(_)));
     assert!(matches!(next(&mut agent).await, ServerMsg::PeerJoined(_)));
 
@@ -93,7 +104,7 @@ async fn a_peer_vanishing_mid_session_is_reported() {
         ServerMsg::Bye(b) => assert_eq!(b.reason, ByeReason::PeerLeft),
         other => panic!("{other:?}"),
     }
-    second.send(&ClientMsg::Join(Join { code })).await.unwrap();
+    second.send(&ClientMsg::Join(Join::new(code))).await.unwrap();
     expect_error(&mut second, ErrorCode::UnknownCode).await;
     server.shutdown().await;
 }

@@ -31,7 +31,7 @@ async fn pairing_over_wss() {
     let ServerMsg::Code(issued) = next(&mut agent).await else { panic!("no code") };
     let mut viewer = SignalClient::connect(&url.replace("wss", "https"), &options).await.unwrap();
     viewer.hello(Role::Viewer, "").await.unwrap();
-    viewer.send(&ClientMsg::Join(Join { code: issued.code })).await.unwrap();
+    viewer.send(&ClientMsg::Join(Join::new(issued.code))).await.unwrap();
     assert!(matches!(next(&mut viewer).await, ServerMsg::Joined(_)));
     assert!(matches!(next(&mut agent).await, ServerMsg::PeerJoined(_)));
     server.shutdown().await;

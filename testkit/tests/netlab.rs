@@ -151,6 +151,8 @@ fn ice_failure_is_reported_and_the_agent_serves_the_next_viewer() {
     let status = wait_exit(&mut failed);
     assert!(!status.success(), "the viewer exits non-zero: {status}");
     case.agent.wait_for_line("state: waiting", PATIENCE).expect("agent waits again");
+    // Codes are single-use: the next supporter is read the agent's new code.
+    case.code = case.agent.wait_for_line("code: ", PATIENCE).expect("a new code");
 
     let mut next = viewer(&case, Site::Internet);
     next.wait_for_line("state: connected", PATIENCE).expect("second viewer connects");

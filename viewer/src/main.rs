@@ -104,6 +104,7 @@ fn main() -> anyhow::Result<()> {
         return window::run(runtime, cli.server, options, code, settings);
     }
     let Some(code) = code else { bail!("--headless needs the session code") };
-    let outcome = runtime.block_on(session::run(&cli.server, &options, code, &settings, None))?;
+    let outcome =
+        runtime.block_on(session::run(&cli.server, &options, code, &mut None, &settings, None))?;
     session::outcome_result(outcome)
 }

@@ -64,18 +64,21 @@ struct Io<'a> {
 
 /// Joins with `code` and receives until the session ends. Messages from `input` go to the
 /// agent's `input` channel; its closing hangs up. `Err` means the session could not start
-/// (no server, no decode thread); otherwise the [`Outcome`] says how it ended.
+/// (no server, no decode thread); otherwise the [`Outcome`] says how it ended. `resume` is the
+/// token to rejoin with (codes are single-use) and, after, the one a later rejoin needs.
 pub async fn run(
     server: &str,
     options: &ClientOptions,
     code: SessionCode,
+    resume: &mut Option<String>,
     settings: &ViewerSettings,
     mut input: Option<&mut mpsc::Receiver<InputMsg>>,
 ) -> anyhow::Result<Outcome> {
     let mut client = SignalClient::connect(server, options).await?;
     client.hello(Role::Viewer, &settings.name).await?;
     let (tx, mut rx) = client.split();
-    let mut viewing = Viewing::new(code, settings.connect_timeout, settings.ice.clone());
+    let mut viewing =
+        Viewing::new(code, settings.connect_timeout, settings.ice.clone()).resuming(resume.take());
     let mut io = Io {
         settings,
         tx,
@@ -139,6 +142,7 @@ pub async fn run(
         actions.extend(viewing.handle(Instant::now(), event));
     };
     io.finish().await;
+    *resume = viewing.resume_token().map(str::to_owned);
     Ok(outcome)
 }
 

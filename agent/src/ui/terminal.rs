@@ -16,6 +16,9 @@ use crate::ui::{Command, UiEnd, View};
 pub const HELP: &str =
     "commands: s stop sharing, n new code, c show code, q quit (y / v / n answer a request)";
 
+/// The answer to `c` and `n` while the server is away.
+const RECONNECTING: &str = "no code: reconnecting to the signaling server";
+
 /// Lines read ahead of the UI task.
 const LINES: usize = 8;
 
@@ -108,6 +111,7 @@ fn interpret(view: &View, line: &str) -> Reply {
         "s" | "stop" if sharing => Reply::Send(Command::StopSharing),
         "s" | "stop" => Reply::Print("not sharing".into()),
         "n" | "new" if sharing => Reply::Print("stop sharing first (s)".into()),
+        "n" | "new" | "c" | "code" if view.reconnecting => Reply::Print(RECONNECTING.into()),
         "n" | "new" => Reply::Send(Command::NewCode),
         "c" | "code" => match view.code {
             Some(code) => Reply::Print(format!("code: {code}")),
@@ -125,11 +129,11 @@ mod tests {
     use tether_proto::signal::PeerJoined;
 
     fn sam() -> PeerJoined {
-        PeerJoined { name: "Sam".into(), addr: "127.0.0.1".into() }
+        PeerJoined { name: "Sam".into(), addr: "127.0.0.1".into(), ice: None }
     }
 
     fn view(phase: Phase) -> View {
-        View { code: Some(SessionCode::from_value(482_913_075).unwrap()), phase }
+        View { code: Some(SessionCode::from_value(482_913_075).unwrap()), phase, reconnecting: false }
     }
 
     #[test]
@@ -157,5 +161,13 @@ mod tests {
         assert_eq!(interpret(&waiting, "Q"), Reply::Send(Command::Quit));
         assert_eq!(interpret(&waiting, "x"), Reply::Print(HELP.into()));
         assert_eq!(interpret(&waiting, "  "), Reply::Nothing);
+    }
+
+    #[test]
+    fn without_the_server_there_is_no_code_to_show_or_replace() {
+        let offline = View { code: None, phase: Phase::Waiting, reconnecting: true };
+        assert_eq!(interpret(&offline, "c"), Reply::Print(RECONNECTING.into()));
+        assert_eq!(interpret(&offline, "n"), Reply::Print(RECONNECTING.into()));
+        assert_eq!(interpret(&offline, "q"), Reply::Send(Command::Quit));
     }
 }

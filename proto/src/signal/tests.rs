@@ -26,7 +26,7 @@ fn client_messages_have_the_documented_shape() {
     );
     roundtrip_client(ClientMsg::NewCode, json!({"type": "new_code"}));
     roundtrip_client(
-        ClientMsg::Join(Join { code: code() }),
+        ClientMsg::Join(Join::new(code())),
         json!({"type": "join", "code": "482913075"}),
     );
     roundtrip_client(
@@ -69,11 +69,15 @@ fn server_messages_have_the_documented_shape() {
         json!({"type": "code", "code": "482913075", "expires_in_secs": 600, "ice": ice_json}),
     );
     roundtrip_server(
-        ServerMsg::PeerJoined(PeerJoined { name: "Sam".into(), addr: "192.0.2.7".into() }),
+        ServerMsg::PeerJoined(PeerJoined {
+            name: "Sam".into(),
+            addr: "192.0.2.7".into(),
+            ice: None,
+        }),
         json!({"type": "peer_joined", "name": "Sam", "addr": "192.0.2.7"}),
     );
     roundtrip_server(
-        ServerMsg::Joined(Joined { agent_name: "front-desk".into(), ice }),
+        ServerMsg::Joined(Joined { agent_name: "front-desk".into(), ice, resume: None }),
         json!({"type": "joined", "agent_name": "front-desk", "ice": ice_json}),
     );
     roundtrip_server(

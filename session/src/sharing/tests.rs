@@ -3,7 +3,7 @@ use super::*;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 fn sam() -> PeerJoined {
-    PeerJoined { name: "Sam".into(), addr: "192.0.2.7".into() }
+    PeerJoined { name: "Sam".into(), addr: "192.0.2.7".into(), ice: None }
 }
 
 fn code(n: u32) -> SessionCode {
@@ -110,7 +110,7 @@ fn an_answer_to_an_earlier_request_is_ignored() {
 #[test]
 fn a_second_viewer_is_not_asked_about() {
     let (mut m, t0, ask) = asked();
-    let other = PeerJoined { name: "Eve".into(), addr: "198.51.100.1".into() };
+    let other = PeerJoined { name: "Eve".into(), addr: "198.51.100.1".into(), ice: None };
     assert!(m.handle(t0, Event::PeerJoined(other.clone())).is_empty());
     m.handle(t0, Event::Consent { ask, decision: Decision::Allow { view_only: false } });
     assert!(m.handle(t0, Event::PeerJoined(other)).is_empty());

@@ -16,7 +16,11 @@ fn viewing() -> (Viewing, Instant) {
 }
 
 fn joined(name: &str) -> Event {
-    Event::Server(ServerMsg::Joined(Joined { agent_name: name.into(), ice: IceConfig::default() }))
+    Event::Server(ServerMsg::Joined(Joined {
+        agent_name: name.into(),
+        ice: IceConfig::default(),
+        resume: None,
+    }))
 }
 
 fn offer(sdp: &str) -> Event {
@@ -71,7 +75,7 @@ fn connected() -> (Viewing, Instant) {
 fn a_session_goes_from_join_to_connected_with_todays_lines() {
     let (mut v, t0) = viewing();
     let start = v.start(t0);
-    assert_eq!(start[0], Action::Send(ClientMsg::Join(Join { code: code() })));
+    assert_eq!(start[0], Action::Send(ClientMsg::Join(Join::new(code()))));
     assert_eq!(lines(&start), ["state: joining 482 913 075"]);
     assert_eq!(
         lines(&v.handle(t0, joined("desk"))),
@@ -100,7 +104,14 @@ fn the_servers_ice_is_merged_under_the_local_settings() {
     v.start(t0);
     let server =
         IceConfig { ice_servers: vec![IceServer::stun("stun:s:3478")], ..Default::default() };
-    v.handle(t0, Event::Server(ServerMsg::Joined(Joined { agent_name: "x".into(), ice: server })));
+    v.handle(
+        t0,
+        Event::Server(ServerMsg::Joined(Joined {
+            agent_name: "x".into(),
+            ice: server,
+            resume: None,
+        })),
+    );
     let acts = v.handle(t0, offer("o"));
     let Some(Action::Answer { ice, .. }) = acts.get(1) else { panic!("{acts:?}") };
     assert_eq!(ice.ice_transport_policy, TransportPolicy::Relay);
@@ -310,4 +321,22 @@ fn errors_about_one_message_do_not_end_a_live_session() {
         outcome(&acts),
         Some(Outcome::ServerError { code: ErrorCode::SlowConsumer, .. })
     ));
+}
+
+#[test]
+fn the_resume_token_from_joined_goes_into_the_next_join() {
+    let t0 = Instant::now();
+    let mut first = Viewing::new(code(), Duration::from_secs(20), LocalIce::default());
+    first.start(t0);
+    assert_eq!(first.resume_token(), None);
+    let joined =
+        Joined { agent_name: "x".into(), ice: IceConfig::default(), resume: Some("t1".into()) };
+    first.handle(t0, Event::Server(ServerMsg::Joined(joined)));
+    assert_eq!(first.resume_token(), Some("t1"));
+    let token = first.resume_token().map(str::to_owned);
+    let mut second =
+        Viewing::new(code(), Duration::from_secs(20), LocalIce::default()).resuming(token);
+    let start = second.start(t0);
+    let resume = Some("t1".to_owned());
+    assert_eq!(start[0], Action::Send(ClientMsg::Join(Join { code: code(), resume })));
 }

@@ -155,7 +155,7 @@ async fn pair(url: &str) -> anyhow::Result<(SignalClient, SignalClient)> {
     };
     let mut viewer = SignalClient::connect(url, &options).await?;
     viewer.hello(Role::Viewer, "load").await?;
-    viewer.send(&ClientMsg::Join(Join { code })).await?;
+    viewer.send(&ClientMsg::Join(Join::new(code))).await?;
     match viewer.recv().await? {
         ServerMsg::Joined(_) => {}
         other => bail!("expected joined, got {other:?}"),

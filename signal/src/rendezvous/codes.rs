@@ -48,7 +48,8 @@ impl Rendezvous {
             }
         };
         let at = now.mono + self.config.code_ttl;
-        self.agents.insert(code, Agent { conn, viewer: None, expires_at: Some(at) });
+        self.agents
+            .insert(code, Agent { conn, viewer: None, expires_at: Some(at), resume_token: None });
         self.expiries.insert((at, code));
         if let Some(state) = self.conns.get_mut(&conn) {
             state.code = Some(code);
@@ -59,7 +60,7 @@ impl Rendezvous {
             ServerMsg::Code(CodeIssued {
                 code,
                 expires_in_secs: self.config.code_ttl.as_secs(),
-                ice: self.config.ice.ice_config(now.unix_secs),
+                ice: self.config.ice.public_ice(),
             }),
         ));
     }

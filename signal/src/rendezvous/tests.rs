@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use tether_proto::IceConfig;
 use tether_proto::signal::{Candidate, IceCandidate, Join, Sdp};
 
 use super::*;
@@ -19,7 +20,14 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        let config = Config { code_ttl: Duration::from_secs(600), ..Config::default() };
+        Self::with(Config {
+            code_ttl: Duration::from_secs(600),
+            max_agents_per_address: usize::MAX,
+            ..Config::default()
+        })
+    }
+
+    fn with(config: Config) -> Self {
         let t0 = Instant::now();
         World { rv: Rendezvous::new(config, Box::new(StdRng::seed_from_u64(1))), t0, now: t0 }
     }
@@ -58,8 +66,40 @@ impl World {
     }
 
     fn join(&mut self, conn: u64, code: SessionCode) -> Vec<Action> {
-        self.msg(conn, ClientMsg::Join(Join { code }))
+        self.msg(conn, ClientMsg::Join(Join::new(code)))
     }
+
+    fn resume(&mut self, conn: u64, code: SessionCode, token: &str) -> Vec<Action> {
+        self.msg(conn, ClientMsg::Join(Join { code, resume: Some(token.into()) }))
+    }
+
+    fn bye(&mut self, conn: u64, reason: ByeReason) -> Vec<Action> {
+        self.msg(conn, ClientMsg::Bye(Bye { reason, message: None }))
+    }
+}
+
+/// The resume token in a `joined` for `conn`.
+fn resume_token(out: &[Action], conn: u64) -> String {
+    out.iter()
+        .find_map(|a| match a {
+            Action::Send(c, ServerMsg::Joined(j)) if *c == ConnId(conn) => j.resume.clone(),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no joined with a token for {conn}: {out:?}"))
+}
+
+/// The new code sent to agent `conn` among `out`.
+fn new_code(out: &[Action], conn: u64) -> SessionCode {
+    out.iter()
+        .find_map(|a| match a {
+            Action::Send(c, ServerMsg::Code(issued)) if *c == ConnId(conn) => Some(issued.code),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no new code for {conn}: {out:?}"))
+}
+
+fn pairs(out: &[Action], agent: u64) -> bool {
+    matches!(out, [Action::Send(a, ServerMsg::PeerJoined(_)), _] if *a == ConnId(agent))
 }
 
 fn issued_code(out: &[Action], conn: u64) -> SessionCode {
@@ -93,7 +133,11 @@ fn a_whole_pairing_relays_both_ways() {
         out[0],
         Action::Send(
             ConnId(1),
-            ServerMsg::PeerJoined(PeerJoined { name: "Sam".into(), addr: "192.0.2.7".into() })
+            ServerMsg::PeerJoined(PeerJoined {
+                name: "Sam".into(),
+                addr: "192.0.2.7".into(),
+                ice: Some(IceConfig::default())
+            })
         )
     );
     assert!(
@@ -125,80 +169,6 @@ fn a_whole_pairing_relays_both_ways() {
 }
 
 #[test]
-fn bye_reaches_the_peer_and_the_code_can_be_used_again() {
-    let mut w = World::new();
-    let code = w.agent(1);
-    w.connect(2, VIEWER_IP, Role::Viewer, "");
-    w.join(2, code);
-    let bye = Bye { reason: ByeReason::Hangup, message: None };
-    assert_eq!(
-        w.msg(2, ClientMsg::Bye(bye.clone())),
-        vec![Action::Send(ConnId(1), ServerMsg::Bye(bye.clone()))]
-    );
-    // No peer any more: relays fail, a second bye is ignored.
-    assert_eq!(error_codes(&w.msg(1, offer("o"))), vec![(1, ErrorCode::BadState)]);
-    assert!(w.msg(2, ClientMsg::Bye(bye)).is_empty());
-    // The same viewer reconnects with the same code.
-    assert!(matches!(
-        w.join(2, code).as_slice(),
-        [Action::Send(ConnId(1), ServerMsg::PeerJoined(_)), _]
-    ));
-}
-
-#[test]
-fn agent_bye_frees_the_viewer() {
-    let mut w = World::new();
-    let code = w.agent(1);
-    w.connect(2, VIEWER_IP, Role::Viewer, "");
-    w.join(2, code);
-    let deny = Bye { reason: ByeReason::Denied, message: None };
-    assert_eq!(
-        w.msg(1, ClientMsg::Bye(deny.clone())),
-        vec![Action::Send(ConnId(2), ServerMsg::Bye(deny))]
-    );
-    assert_eq!(error_codes(&w.msg(2, offer("x"))), vec![(2, ErrorCode::BadState)]);
-}
-
-#[test]
-fn a_vanished_peer_is_reported_to_the_other_side() {
-    let mut w = World::new();
-    let code = w.agent(1);
-    w.connect(2, VIEWER_IP, Role::Viewer, "");
-    w.join(2, code);
-    let out = w.ev(Event::Disconnected { conn: ConnId(1) });
-    assert!(
-        matches!(&out[..], [Action::Send(ConnId(2), ServerMsg::Bye(b))] if b.reason == ByeReason::PeerLeft)
-    );
-    // The agent is gone, so its code is unknown now.
-    w.connect(3, VIEWER_IP, Role::Viewer, "");
-    assert_eq!(error_codes(&w.join(3, code)), vec![(3, ErrorCode::UnknownCode)]);
-    assert_eq!(w.rv.counts(), Counts { connections: 2, agents: 0, sessions: 0 });
-
-    // And the other way round.
-    let code = w.agent(4);
-    w.join(2, code);
-    let out = w.ev(Event::Disconnected { conn: ConnId(2) });
-    assert!(
-        matches!(&out[..], [Action::Send(ConnId(4), ServerMsg::Bye(b))] if b.reason == ByeReason::PeerLeft)
-    );
-    assert!(matches!(
-        w.join(3, code).as_slice(),
-        [Action::Send(ConnId(4), ServerMsg::PeerJoined(_)), _]
-    ));
-}
-
-#[test]
-fn one_viewer_at_a_time() {
-    let mut w = World::new();
-    let code = w.agent(1);
-    w.connect(2, VIEWER_IP, Role::Viewer, "");
-    w.connect(3, VIEWER_IP, Role::Viewer, "");
-    w.join(2, code);
-    assert_eq!(error_codes(&w.join(3, code)), vec![(3, ErrorCode::Busy)]);
-    assert_eq!(error_codes(&w.join(2, code)), vec![(2, ErrorCode::BadState)]);
-}
-
-#[test]
 fn unused_codes_expire_and_are_replaced() {
     let mut w = World::new();
     let code = w.agent(1);
@@ -217,19 +187,6 @@ fn unused_codes_expire_and_are_replaced() {
     // The retired code is forgotten after an hour: then it is merely unknown.
     w.connect(3, VIEWER_IP, Role::Viewer, "");
     assert_eq!(error_codes(&w.join(3, code)), vec![(3, ErrorCode::UnknownCode)]);
-}
-
-#[test]
-fn a_session_that_ends_restarts_the_expiry() {
-    let mut w = World::new();
-    let code = w.agent(1);
-    w.connect(2, VIEWER_IP, Role::Viewer, "");
-    w.advance(Duration::from_secs(500));
-    w.join(2, code);
-    w.advance(Duration::from_secs(500));
-    w.msg(2, ClientMsg::Bye(Bye { reason: ByeReason::Hangup, message: None }));
-    assert!(w.advance(Duration::from_secs(599)).is_empty());
-    assert_ne!(issued_code(&w.advance(Duration::from_secs(1)), 1), code);
 }
 
 #[test]
@@ -357,4 +314,156 @@ fn codes_are_unique_among_live_and_retired_codes() {
     for conn in 0..2000 {
         assert!(seen.insert(w.agent(conn)));
     }
+}
+
+#[test]
+fn a_code_is_used_up_by_its_session_and_only_its_viewer_may_resume() {
+    let mut w = World::new();
+    let code = w.agent(1);
+    w.connect(2, VIEWER_IP, Role::Viewer, "");
+    let token = resume_token(&w.join(2, code), 2);
+    let out = w.bye(2, ByeReason::Hangup);
+    let bye = Bye { reason: ByeReason::Hangup, message: None };
+    assert_eq!(out[0], Action::Send(ConnId(1), ServerMsg::Bye(bye.clone())));
+    let next = new_code(&out, 1);
+    assert_ne!(next, code);
+    // No peer any more: relays fail, a second bye is ignored.
+    assert_eq!(error_codes(&w.msg(1, offer("o"))), vec![(1, ErrorCode::BadState)]);
+    assert!(w.msg(2, ClientMsg::Bye(bye)).is_empty());
+    // Somebody else with the old code (the attack: it was overheard) gets nothing.
+    w.connect(3, IpAddr::V4(Ipv4Addr::new(198, 51, 100, 9)), Role::Viewer, "");
+    assert_eq!(error_codes(&w.join(3, code)), vec![(3, ErrorCode::Expired)]);
+    assert_eq!(error_codes(&w.resume(3, code, "00")), vec![(3, ErrorCode::UnknownCode)]);
+    // The same viewer rejoins with its token, once; it gets a fresh token.
+    let out = w.resume(2, code, &token);
+    assert!(pairs(&out, 1), "{out:?}");
+    let again = resume_token(&out, 2);
+    assert_ne!(again, token);
+    // The resumed session used up `next`; its end brings the agent another code.
+    let newest = new_code(&w.bye(2, ByeReason::Hangup), 1);
+    assert_eq!(error_codes(&w.resume(2, code, &token)), vec![(2, ErrorCode::UnknownCode)]);
+    assert_eq!(error_codes(&w.join(3, next)), vec![(3, ErrorCode::Expired)]);
+    // The newest code works for a new supporter.
+    assert!(pairs(&w.join(3, newest), 1));
+}
+
+#[test]
+fn resume_tokens_expire_and_a_refusal_leaves_none() {
+    let mut w = World::new();
+    let code = w.agent(1);
+    w.connect(2, VIEWER_IP, Role::Viewer, "");
+    let token = resume_token(&w.join(2, code), 2);
+    let next = new_code(&w.bye(2, ByeReason::Hangup), 1);
+    w.advance(Duration::from_secs(121));
+    assert_eq!(error_codes(&w.resume(2, code, &token)), vec![(2, ErrorCode::UnknownCode)]);
+
+    // The person clicks Deny: that viewer cannot come back by itself.
+    let token = resume_token(&w.join(2, next), 2);
+    let out = w.bye(1, ByeReason::Denied);
+    let deny = Bye { reason: ByeReason::Denied, message: None };
+    assert_eq!(out[0], Action::Send(ConnId(2), ServerMsg::Bye(deny)));
+    new_code(&out, 1);
+    assert_eq!(error_codes(&w.msg(2, offer("x"))), vec![(2, ErrorCode::BadState)]);
+    assert_eq!(error_codes(&w.resume(2, next, &token)), vec![(2, ErrorCode::UnknownCode)]);
+}
+
+#[test]
+fn a_vanished_peer_is_reported_to_the_other_side() {
+    let mut w = World::new();
+    let code = w.agent(1);
+    w.connect(2, VIEWER_IP, Role::Viewer, "");
+    w.join(2, code);
+    let out = w.ev(Event::Disconnected { conn: ConnId(1) });
+    assert!(
+        matches!(&out[..], [Action::Send(ConnId(2), ServerMsg::Bye(b))] if b.reason == ByeReason::PeerLeft)
+    );
+    // The agent is gone, so its code is unknown now.
+    w.connect(3, VIEWER_IP, Role::Viewer, "");
+    assert_eq!(error_codes(&w.join(3, code)), vec![(3, ErrorCode::UnknownCode)]);
+    assert_eq!(w.rv.counts(), Counts { connections: 2, agents: 0, sessions: 0 });
+
+    // And the other way round: the viewer vanishes; its token lets it back on a new connection.
+    let code = w.agent(4);
+    let token = resume_token(&w.join(2, code), 2);
+    let out = w.ev(Event::Disconnected { conn: ConnId(2) });
+    assert!(
+        matches!(&out[0], Action::Send(ConnId(4), ServerMsg::Bye(b)) if b.reason == ByeReason::PeerLeft)
+    );
+    new_code(&out, 4);
+    assert_eq!(error_codes(&w.join(3, code)), vec![(3, ErrorCode::Expired)]);
+    assert!(pairs(&w.resume(3, code, &token), 4));
+}
+
+#[test]
+fn busy_looks_like_unknown() {
+    let mut w = World::new();
+    let code = w.agent(1);
+    w.connect(2, VIEWER_IP, Role::Viewer, "");
+    w.connect(3, VIEWER_IP, Role::Viewer, "");
+    w.join(2, code);
+    let busy = w.join(3, code);
+    w.connect(4, VIEWER_IP, Role::Viewer, "");
+    let unknown = w.join(4, SessionCode::from_value(1).unwrap());
+    let sentence = |out: &[Action]| match out {
+        [Action::Send(_, ServerMsg::Error(e))] => (e.code, e.message.clone()),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(sentence(&busy), sentence(&unknown));
+    assert_eq!(sentence(&busy).0, ErrorCode::UnknownCode);
+    assert_eq!(error_codes(&w.join(2, code)), vec![(2, ErrorCode::BadState)]);
+}
+
+#[test]
+fn consent_prompts_are_limited_per_agent_and_per_viewer() {
+    // The attack: join and bye in a loop with the resume token, a prompt each time.
+    let mut w = World::new();
+    let mut code = w.agent(1);
+    w.connect(2, VIEWER_IP, Role::Viewer, "");
+    let mut token = resume_token(&w.join(2, code), 2);
+    for _ in 1..6 {
+        let next = new_code(&w.bye(2, ByeReason::Hangup), 1);
+        token = resume_token(&w.resume(2, code, &token), 2);
+        code = next;
+    }
+    w.bye(2, ByeReason::Hangup);
+    let out = w.resume(2, code, &token);
+    assert_eq!(error_codes(&out), vec![(2, ErrorCode::RateLimited)]);
+    // Other agents and viewers are not affected.
+    let other = w.agent(5);
+    w.connect(6, VIEWER_IP, Role::Viewer, "");
+    assert!(pairs(&w.join(6, other), 5));
+}
+
+#[test]
+fn agents_are_capped_per_address() {
+    let mut w = World::with(Config { max_agents_per_address: 3, ..Config::default() });
+    for conn in 0..3 {
+        w.agent(conn);
+    }
+    let out = w.connect(3, AGENT_IP, Role::Agent, "");
+    assert_eq!(error_codes(&out), vec![(3, ErrorCode::Full)]);
+    assert_eq!(out[1], Action::Close(ConnId(3)));
+    // Another address registers; a disconnect frees a place.
+    let out = w.connect(4, VIEWER_IP, Role::Agent, "");
+    issued_code(&out, 4);
+    w.ev(Event::Disconnected { conn: ConnId(0) });
+    issued_code(&w.connect(5, AGENT_IP, Role::Agent, ""), 5);
+}
+
+#[test]
+fn huge_lifetimes_do_not_panic() {
+    let config = Config {
+        code_ttl: Duration::MAX,
+        expired_code_memory: Duration::MAX,
+        resume_window: Duration::MAX,
+        join_failure_window: Duration::MAX,
+        ..Config::default()
+    };
+    let mut w = World::with(config);
+    let code = w.agent(1);
+    w.connect(2, VIEWER_IP, Role::Viewer, "");
+    w.join(2, SessionCode::from_value(1).unwrap());
+    w.join(2, code);
+    w.bye(2, ByeReason::Hangup);
+    w.advance(Duration::from_secs(3600));
 }

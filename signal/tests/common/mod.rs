@@ -76,7 +76,7 @@ impl TestServer {
     pub async fn pair(&self) -> (SignalClient, SignalClient, SessionCode) {
         let (mut agent, code) = self.agent().await;
         let mut viewer = self.viewer().await;
-        viewer.send(&ClientMsg::Join(Join { code })).await.unwrap();
+        viewer.send(&ClientMsg::Join(Join::new(code))).await.unwrap();
         assert!(matches!(next(&mut viewer).await, ServerMsg::Joined(_)));
         assert!(matches!(next(&mut agent).await, ServerMsg::PeerJoined(_)));
         (agent, viewer, code)

@@ -141,9 +141,13 @@ async fn sessions(
 ) {
     while let Some(code) = codes.recv().await {
         let mut reconnect = Reconnect::default();
+        // Codes are single-use: a rejoin after a dropped session needs the server's token.
+        let mut resume = None;
         loop {
             link.connected.store(false, Ordering::Relaxed);
-            let ran = session::run(&server, &options, code, &settings, Some(&mut input)).await;
+            let ran =
+                session::run(&server, &options, code, &mut resume, &settings, Some(&mut input))
+                    .await;
             if input.is_closed() {
                 return;
             }
