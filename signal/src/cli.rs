@@ -34,6 +34,10 @@ pub struct ServerArgs {
     /// Most TCP connections from one address (IPv6: one /64) at once, finished or not.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_connections_per_address: usize,
+    /// A web origin besides this server's own page whose scripts may connect (repeatable),
+    /// e.g. https://support.example.org.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
     /// STUN server handed to peers (repeatable), e.g. stun:stun.example.org:3478.
     #[arg(long = "stun-url", value_name = "URL")]
     pub stun_urls: Vec<String>,
@@ -118,6 +122,7 @@ impl ServerArgs {
             max_agents_per_address: self.max_agents_per_address,
             max_sessions: self.max_sessions,
             max_connections_per_address: self.max_connections_per_address,
+            allowed_origins: self.allowed_origins.clone(),
             ice: IceSettings {
                 stun_urls: self.stun_urls.clone(),
                 turn_urls: self.turn_urls.clone(),

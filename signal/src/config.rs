@@ -55,6 +55,8 @@ pub struct Config {
     pub outbox_bytes: usize,
     /// Most bytes queued for all connections; past it, connections that are behind are cut.
     pub outbox_bytes_global: usize,
+    /// Web origins besides the server's own page whose scripts may open `/ws`.
+    pub allowed_origins: Vec<String>,
     /// STUN/TURN servers to hand out.
     pub ice: IceSettings,
     /// Serve `wss://` and `https://` with this configuration.
@@ -86,6 +88,7 @@ impl Default for Config {
             outbox_max_age: Duration::from_secs(20),
             outbox_bytes: 256 * 1024,
             outbox_bytes_global: 256 * 1024 * 1024,
+            allowed_origins: Vec::new(),
             ice: IceSettings::default(),
             tls: None,
         }

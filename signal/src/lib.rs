@@ -13,6 +13,7 @@ mod connection;
 mod hub;
 pub mod limits;
 mod listen;
+mod origin;
 mod outbox;
 pub mod rendezvous;
 mod server;

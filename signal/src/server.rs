@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::connection;
 use crate::hub::{Hub, HubMsg};
 use crate::listen::{HttpLimits, accept_loop};
+use crate::origin::origin_allowed;
 use crate::outbox::Budgets;
 use crate::rendezvous::ConnId;
 
@@ -101,7 +102,15 @@ async fn ws_handler(
     ws: WebSocketUpgrade,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let origin = header(axum::http::header::ORIGIN);
+    if !origin_allowed(origin, header(axum::http::header::HOST), &state.config.allowed_origins) {
+        tracing::info!(%addr, ?origin, "WebSocket from another site's page refused");
+        let sentence = "pages from other sites may not connect here (see --allow-origin)";
+        return (axum::http::StatusCode::FORBIDDEN, sentence).into_response();
+    }
     let permit = state.admission.clone().try_acquire_owned().ok();
     let conn = ConnId(state.next_conn.fetch_add(1, Ordering::Relaxed));
     // Signaling frames are small and rare: small buffers keep an idle session at a few KiB

@@ -111,3 +111,37 @@ async fn the_unit_tests_and_package_file_are_not_served() {
     }
     server.shutdown().await;
 }
+
+/// Opens `/ws` with these extra request headers; the HTTP status of the answer.
+async fn ws_status(server: &TestServer, extra: &[(&'static str, &str)]) -> u16 {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("{}/ws", server.url).into_client_request().unwrap();
+    for (name, value) in extra {
+        request.headers_mut().insert(*name, value.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("{other}"),
+    }
+}
+
+#[tokio::test]
+async fn only_this_servers_own_page_may_open_the_websocket() {
+    // The attack: any web page the person (or the supporter) visits can script a WebSocket to
+    // the agent's embedded server on 127.0.0.1 and register agents or guess codes.
+    let server = TestServer::default().await;
+    let own = format!("http://{}", server.addr);
+    assert_eq!(ws_status(&server, &[]).await, 101, "native clients send no Origin");
+    assert_eq!(ws_status(&server, &[("origin", &own)]).await, 101, "the page it serves");
+    assert_eq!(ws_status(&server, &[("origin", "http://evil.example")]).await, 403);
+    assert_eq!(ws_status(&server, &[("origin", "null")]).await, 403);
+
+    let config = tether_signal::Config {
+        allowed_origins: vec!["https://desk.example.org".into()],
+        ..tether_signal::Config::default()
+    };
+    let server = TestServer::start(config).await;
+    assert_eq!(ws_status(&server, &[("origin", "https://desk.example.org")]).await, 101);
+    assert_eq!(ws_status(&server, &[("origin", "https://other.example.org")]).await, 403);
+}
