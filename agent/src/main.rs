@@ -19,6 +19,7 @@ mod embedded {
 mod input;
 mod run;
 mod session;
+mod signaling;
 mod ui;
 mod video;
 

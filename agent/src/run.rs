@@ -73,7 +73,8 @@ pub async fn run(
         let deadline = agent.machine.next_deadline().map(tokio::time::Instant::from_std);
         // A restart's offer goes through the server: none while it is away.
         let online = agent.link.is_up();
-        let restart = agent.session.as_ref().filter(|_| online).and_then(|s| s.link.restart_deadline());
+        let restart =
+            agent.session.as_ref().filter(|_| online).and_then(|s| s.link.restart_deadline());
         // A session that streams on without the server keeps the agent off it until it ends.
         let may_connect = agent.session.is_none();
         let event = tokio::select! {
@@ -174,7 +175,10 @@ impl Agent<'_> {
                     tracing::warn!(
                         "a viewer asked to connect, but there is no tray or terminal to ask on; denied (run with --no-tray to answer on stdin, or --auto-allow to allow every viewer)"
                     );
-                    return Step::Next(Some(Event::Consent { ask: *ask, decision: Decision::Deny }));
+                    return Step::Next(Some(Event::Consent {
+                        ask: *ask,
+                        decision: Decision::Deny,
+                    }));
                 }
             }
             Action::StartSession { view_only } => {
@@ -277,7 +281,9 @@ impl Agent<'_> {
             }
             LinkEvent::AttemptFailed { why, retry_in } => {
                 let secs = retry_in.as_secs_f32();
-                tracing::warn!("cannot register with the signaling server ({why}); next try in {secs:.1} s");
+                tracing::warn!(
+                    "cannot register with the signaling server ({why}); next try in {secs:.1} s"
+                );
                 None
             }
             LinkEvent::Reconnected => {

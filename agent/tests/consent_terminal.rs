@@ -35,10 +35,13 @@ fn no_answer_times_out_and_nothing_is_sent() {
         "{lines:?}"
     );
     assert!(never_offered(&lines), "{lines:?}");
-    // A late yes starts nothing: the agent says so and stays waiting.
+    // The code was used: the server issued a new one.
+    let new = agent.wait_for("code: ");
+    assert_ne!(new, agent.code);
+    // A late yes starts nothing: the agent stays waiting.
     agent.type_line("y");
     agent.type_line("c");
-    assert_eq!(agent.wait_for("code: "), agent.code);
+    assert_eq!(agent.wait_for("code: "), new);
 }
 
 #[test]

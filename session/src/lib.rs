@@ -6,6 +6,7 @@
 //!   the error policy, the typed reports its user interfaces show and the reconnect decision.
 //! - [`quality`]: the agent's video bitrate and frame rate from what the link allows.
 //! - [`IceRestart`]: when the offering side restarts ICE after a lasting disconnection.
+//! - [`Backoff`]: when a peer tries its signaling server again after losing it.
 //! - [`FrameGate`]: the slot between the agent's encoder and its sender that keeps the H.264
 //!   reference chain decodable.
 //!
@@ -14,6 +15,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+mod backoff;
 mod gate;
 mod ice_restart;
 mod link;
@@ -21,6 +23,7 @@ pub mod quality;
 pub mod sharing;
 pub mod viewing;
 
+pub use backoff::{AGENT_BACKOFF, Backoff};
 pub use gate::{FrameGate, KEYFRAME_RETRY, Pushed};
 pub use ice_restart::{IceRestart, RESTART_AFTER};
 pub use link::LinkState;

@@ -92,6 +92,9 @@ pub enum Event {
     StopSharing,
     /// The person asked for a new code.
     NewCode,
+    /// The connection to the signaling server was lost; the code went with it, and a new one
+    /// comes as [`Event::Code`] once the agent is registered again.
+    SignalingLost,
     /// The person quit, or the process is shutting down.
     Quit,
 }
@@ -229,6 +232,7 @@ impl Sharing {
                 // Stop sharing first; the tray offers no New code meanwhile.
                 _ => Vec::new(),
             },
+            Event::SignalingLost => self.signaling_lost(),
             Event::Quit => {
                 let mut actions = vec![Action::Show];
                 if self.phase != Phase::Waiting {
@@ -267,6 +271,24 @@ impl Sharing {
                 vec![Action::Show, Action::StartSession { view_only }]
             }
             Decision::Deny => self.refuse(ByeReason::Denied, "the person declined"),
+        }
+    }
+
+    /// Without the server the pairing is gone: a viewer being asked about has been told by the
+    /// server, a session still negotiating cannot finish (answer and candidates come through the
+    /// server), and a streaming one goes on (media does not need the server).
+    fn signaling_lost(&mut self) -> Vec<Action> {
+        self.code = None;
+        match self.phase {
+            Phase::Asked { .. } => {
+                self.phase = Phase::Waiting;
+                vec![Action::Show]
+            }
+            Phase::Allowed { .. } => self.end_session(
+                ByeReason::Other,
+                "the connection to the signaling server was lost before the viewer connected",
+            ),
+            _ => vec![Action::Show],
         }
     }
 

@@ -1,4 +1,4 @@
-//! The tray icon's three pictures, drawn in code: a disc in the state's colour with a white
+//! The tray icon's four pictures, drawn in code: a disc in the state's colour with a white
 //! screen in it. The colours are far apart so a screenshot tells the states apart.
 
 /// Side of the square icons, in pixels.
@@ -13,6 +13,8 @@ pub enum IconState {
     Asked,
     /// Red: the screen is shared.
     Sharing,
+    /// Grey: the signaling server is away; reconnecting, no code.
+    Offline,
 }
 
 impl IconState {
@@ -22,6 +24,7 @@ impl IconState {
             IconState::Waiting => [0x28, 0x6e, 0xe6],
             IconState::Asked => [0xf5, 0xaa, 0x14],
             IconState::Sharing => [0xdc, 0x28, 0x28],
+            IconState::Offline => [0x80, 0x80, 0x80],
         }
     }
 
@@ -57,8 +60,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn three_distinct_opaque_discs() {
-        let states = [IconState::Waiting, IconState::Asked, IconState::Sharing];
+    fn four_distinct_opaque_discs() {
+        let states = [IconState::Waiting, IconState::Asked, IconState::Sharing, IconState::Offline];
         for state in states {
             let rgba = state.rgba();
             assert_eq!(rgba.len(), (SIZE * SIZE * 4) as usize);
@@ -68,5 +71,7 @@ mod tests {
         }
         assert_ne!(states[0].rgba(), states[1].rgba());
         assert_ne!(states[1].rgba(), states[2].rgba());
+        assert_ne!(states[2].rgba(), states[3].rgba());
+        assert_ne!(states[3].rgba(), states[0].rgba());
     }
 }

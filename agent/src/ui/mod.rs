@@ -37,11 +37,13 @@ impl Command {
     }
 }
 
-/// What the UI shows: the machine's phase and the code.
+/// What the UI shows: the machine's phase, the code and whether the server is away.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct View {
     pub code: Option<SessionCode>,
     pub phase: Phase,
+    /// The connection to the signaling server was lost: no code until it is back.
+    pub reconnecting: bool,
 }
 
 /// The loop's end of the UI.
@@ -71,6 +73,7 @@ impl UiEnd {
 /// A connected pair of ends.
 pub fn link(can_ask: bool) -> (LoopEnd, UiEnd) {
     let (commands_tx, commands) = mpsc::channel(COMMANDS);
-    let (view, view_rx) = watch::channel(View { code: None, phase: Phase::Waiting });
+    let (view, view_rx) =
+        watch::channel(View { code: None, phase: Phase::Waiting, reconnecting: false });
     (LoopEnd { commands, view, can_ask }, UiEnd { commands: commands_tx, view: view_rx })
 }

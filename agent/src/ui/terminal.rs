@@ -133,7 +133,11 @@ mod tests {
     }
 
     fn view(phase: Phase) -> View {
-        View { code: Some(SessionCode::from_value(482_913_075).unwrap()), phase, reconnecting: false }
+        View {
+            code: Some(SessionCode::from_value(482_913_075).unwrap()),
+            phase,
+            reconnecting: false,
+        }
     }
 
     #[test]

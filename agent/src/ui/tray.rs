@@ -131,11 +131,7 @@ impl Tray {
     }
 
     fn show(&mut self, view: &View, ui: &UiEnd) {
-        let state = match view.phase {
-            Phase::Waiting | Phase::Ended => IconState::Waiting,
-            Phase::Asked { .. } => IconState::Asked,
-            Phase::Allowed { .. } | Phase::Streaming { .. } => IconState::Sharing,
-        };
+        let state = icon_state(view);
         if state != self.shown {
             match icon(state).map(|i| self.icon.set_icon(Some(i)).map_err(|e| e.to_string())) {
                 Ok(Ok(())) => {
@@ -145,13 +141,21 @@ impl Tray {
                 Ok(Err(err)) | Err(err) => tracing::warn!("tray icon not changed: {err}"),
             }
         }
-        if let Some(code) = view.code {
+        if view.reconnecting {
+            self.code.set_text("Reconnecting to the server…");
+            self.code.set_enabled(false);
+        } else if let Some(code) = view.code {
             self.code.set_text(format!("Code: {code} (click to copy)"));
             self.code.set_enabled(true);
         }
-        let sharing = state == IconState::Sharing;
+        let tooltip =
+            if view.reconnecting { "Tether: reconnecting to the server" } else { "Tether" };
+        if let Err(err) = self.icon.set_tooltip(Some(tooltip)) {
+            tracing::debug!("tray tooltip not changed: {err}");
+        }
+        let sharing = matches!(view.phase, Phase::Allowed { .. } | Phase::Streaming { .. });
         self.stop.set_enabled(sharing);
-        self.new_code.set_enabled(!sharing);
+        self.new_code.set_enabled(!sharing && !view.reconnecting);
 
         // The dialog follows the request it shows and goes when that one is over.
         let asked = match &view.phase {
@@ -166,6 +170,17 @@ impl Tray {
         if let (None, Some((ask, peer, deadline))) = (&self.dialog, asked) {
             self.dialog = Some(ConsentDialog::open(ask, peer, deadline, ui.commands.clone()));
         }
+    }
+}
+
+/// A session shows as sharing even without the server (it streams on); otherwise a lost
+/// server shows before the phase.
+fn icon_state(view: &View) -> IconState {
+    match view.phase {
+        Phase::Allowed { .. } | Phase::Streaming { .. } => IconState::Sharing,
+        _ if view.reconnecting => IconState::Offline,
+        Phase::Waiting | Phase::Ended => IconState::Waiting,
+        Phase::Asked { .. } => IconState::Asked,
     }
 }
 

@@ -204,3 +204,36 @@ fn auto_allow_starts_without_asking() {
     assert_eq!(actions, vec![Action::Show, Action::StartSession { view_only: false }]);
     assert_eq!(m.next_deadline(), None);
 }
+
+#[test]
+fn losing_the_server_drops_the_code_and_withdraws_the_question() {
+    let (mut m, t0, ask) = asked();
+    assert_eq!(m.handle(t0, Event::SignalingLost), vec![Action::Show]);
+    assert_eq!(m.phase(), &Phase::Waiting);
+    assert_eq!(m.code(), None);
+    assert_eq!(m.next_deadline(), None);
+    // A late Allow on the withdrawn question starts nothing.
+    let late = m.handle(t0, Event::Consent { ask, decision: Decision::Allow { view_only: false } });
+    assert!(!starts(&late));
+    // Registered again: the new code is shown.
+    assert_eq!(m.handle(t0, Event::Code(code(111_222_333))), vec![Action::Show]);
+    assert_eq!(m.code(), Some(code(111_222_333)));
+}
+
+#[test]
+fn losing_the_server_ends_a_session_still_negotiating_but_not_a_streaming_one() {
+    let (mut m, t0, ask) = asked();
+    m.handle(t0, Event::Consent { ask, decision: Decision::Allow { view_only: false } });
+    let actions = m.handle(t0, Event::SignalingLost);
+    assert_eq!(bye_reason(&actions), Some(ByeReason::Other));
+    assert_eq!(m.phase(), &Phase::Waiting);
+
+    let (mut m, t0, ask) = asked();
+    m.handle(t0, Event::Consent { ask, decision: Decision::Allow { view_only: true } });
+    m.handle(t0, Event::PeerConnected);
+    assert_eq!(m.handle(t0, Event::SignalingLost), vec![Action::Show]);
+    assert_eq!(m.phase(), &Phase::Streaming { peer: sam(), view_only: true });
+    assert_eq!(m.code(), None);
+    // The person can still stop it.
+    assert_eq!(bye_reason(&m.handle(t0, Event::StopSharing)), Some(ByeReason::Stopped));
+}
