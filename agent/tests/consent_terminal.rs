@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Agent, Desktop, all_lines, wait_exit};
+use common::{Agent, Desktop, all_lines, wait_exit, wait_until_allow_is_armed};
 
 fn never_offered(lines: &[String]) -> bool {
     !lines.iter().any(|l| l.starts_with("state: connecting") || l.starts_with("state: connected"))
@@ -67,6 +67,7 @@ fn y_on_stdin_shares_and_s_stops_with_stopped() {
     let mut agent = Agent::start(&["--no-tray"], &display);
     let mut viewer = agent.viewer(None);
     agent.wait_for("state: asked by ");
+    wait_until_allow_is_armed();
     agent.type_line("y");
     assert_eq!(agent.wait_for("state: sharing with "), "\"Sam\"");
     viewer.wait_for_line("state: connected", common::PATIENCE).expect("viewer connects");
@@ -90,7 +91,21 @@ fn v_on_stdin_shares_view_only() {
     let mut agent = Agent::start(&["--no-tray"], &[("DISPLAY", desktop.display())]);
     let mut viewer = agent.viewer(None);
     agent.wait_for("state: asked by ");
+    wait_until_allow_is_armed();
     agent.type_line("v");
     assert_eq!(agent.wait_for("state: sharing with "), "\"Sam\" (view only)");
     viewer.wait_for_line("state: connected", common::PATIENCE).expect("viewer connects");
+}
+
+#[test]
+fn a_yes_typed_as_the_question_appears_is_not_taken() {
+    let mut agent = Agent::start(&["--no-tray"], &[]);
+    let _viewer = agent.viewer(None);
+    agent.wait_for("state: asked by ");
+    // Typed ahead, or meant for something else: too soon to count.
+    agent.type_line("y");
+    agent.wait_for("too soon: ");
+    wait_until_allow_is_armed();
+    agent.type_line("y");
+    assert_eq!(agent.wait_for("state: sharing with "), "\"Sam\"");
 }

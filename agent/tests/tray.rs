@@ -7,7 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Agent, Desktop, PATIENCE, all_lines, count_colour, wait_exit};
+use common::{
+    Agent, Desktop, PATIENCE, all_lines, count_colour, wait_exit, wait_until_allow_is_armed,
+};
 
 // The icons' colours (agent/src/ui/icons.rs).
 const WAITING: [u8; 3] = [0x28, 0x6e, 0xe6];
@@ -48,9 +50,19 @@ enum Button {
     Deny = 2,
 }
 
-/// Clicks one of the dialog's three buttons: one row of equal widths along the bottom, inside a
-/// 16 px margin, 8 px apart.
+/// Clicks one of the dialog's three buttons once it takes clicks (the Allows a second after the
+/// dialog appears).
 fn click(desktop: &Desktop, button: Button) {
+    let at = button_centre(desktop, button);
+    if !matches!(button, Button::Deny) {
+        wait_until_allow_is_armed();
+    }
+    desktop.click(at.0, at.1);
+}
+
+/// Where one of the dialog's three buttons is, once the dialog is drawn: one row of equal
+/// widths along the bottom, inside a 16 px margin, 8 px apart.
+fn button_centre(desktop: &Desktop, button: Button) -> (i32, i32) {
     let (x, y, w, h) = desktop.wait_for_window(&["--onlyvisible", "--name", DIALOG]);
     let width = (w - 32 - 16) / 3;
     let cx = x + 16 + width / 2 + button as i32 * (width + 8);
@@ -61,7 +73,7 @@ fn click(desktop: &Desktop, button: Button) {
         assert!(Instant::now() < deadline, "the dialog is never drawn");
         std::thread::sleep(Duration::from_millis(100));
     }
-    desktop.click(cx, cy);
+    (cx, cy)
 }
 
 fn wait_until_gone(desktop: &Desktop, search: &[&str]) {
@@ -181,6 +193,25 @@ fn without_a_dbus_session_the_terminal_takes_over() {
     let mut viewer = agent.viewer(None);
     // stdin is a pipe and --no-tray was not given: nobody can be asked, so the viewer is denied.
     agent.wait_for("state: asked by ");
+    assert_eq!(agent.wait_for("state: waiting ("), "the person declined)");
+    assert!(never_offered(&all_lines(&mut viewer)));
+}
+
+#[test]
+#[ignore = "needs Xvfb"]
+fn allow_takes_no_click_at_first_and_enter_is_deny() {
+    let (desktop, _tray, mut agent) = start(&[]);
+    let mut viewer = agent.viewer(None);
+    agent.wait_for("tray: consent dialog for ");
+    let opened = Instant::now();
+    // A click that lands on Allow as the dialog pops up (meant for the window underneath).
+    let allow = button_centre(&desktop, Button::Allow);
+    desktop.click(allow.0, allow.1);
+    let early = opened.elapsed();
+    assert_eq!(agent.wait_for("tray: allow armed"), " after 1s");
+    // The keyboard's Enter, with the pointer still on Allow, goes to Deny, which has the focus.
+    desktop.keys(&["Return"]);
+    assert_eq!(agent.wait_for("tray: consent "), "Deny", "the early click was {early:?} in");
     assert_eq!(agent.wait_for("state: waiting ("), "the person declined)");
     assert!(never_offered(&all_lines(&mut viewer)));
 }

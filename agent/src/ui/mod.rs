@@ -6,12 +6,24 @@ pub mod icons;
 pub mod terminal;
 pub mod tray;
 
+use std::time::{Duration, Instant};
+
 use tether_proto::SessionCode;
 use tether_session::sharing::{Decision, Event, Phase};
 use tokio::sync::{mpsc, watch};
 
 /// Depth of the command channel: people click slowly.
 const COMMANDS: usize = 16;
+
+/// How long Allow stays out of reach once a consent question appears, so that a click or a
+/// key press meant for something else (the person was busy when it popped up) cannot accept.
+/// Deny is always within reach.
+pub const ALLOW_ARMS_AFTER: Duration = Duration::from_secs(1);
+
+/// Whether Allow may be chosen at `now` for a question that appeared at `shown_at`.
+pub fn allow_armed(shown_at: Instant, now: Instant) -> bool {
+    now.checked_duration_since(shown_at).is_some_and(|shown_for| shown_for >= ALLOW_ARMS_AFTER)
+}
 
 /// What the person asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,4 +88,20 @@ pub fn link(can_ask: bool) -> (LoopEnd, UiEnd) {
     let (view, view_rx) =
         watch::channel(View { code: None, phase: Phase::Waiting, reconnecting: false });
     (LoopEnd { commands, view, can_ask }, UiEnd { commands: commands_tx, view: view_rx })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_is_armed_a_second_after_the_question_appears() {
+        let shown = Instant::now();
+        assert!(!allow_armed(shown, shown));
+        assert!(!allow_armed(shown, shown + Duration::from_millis(999)));
+        assert!(allow_armed(shown, shown + ALLOW_ARMS_AFTER));
+        assert!(allow_armed(shown, shown + Duration::from_secs(30)));
+        // A clock reading from before the question never arms it.
+        assert!(!allow_armed(shown + Duration::from_secs(5), shown));
+    }
 }

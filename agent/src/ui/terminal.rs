@@ -10,11 +10,16 @@ use tether_session::sharing::{Decision, Phase};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::ui::{Command, UiEnd, View};
+use crate::ui::{Command, UiEnd, View, allow_armed};
 
 /// Printed at start and for `h` or an unknown command.
 pub const HELP: &str =
     "commands: s stop sharing, n new code, c show code, q quit (y / v / n answer a request)";
+
+/// The answer to a yes typed within a second of the question (typed ahead, or meant for
+/// something else).
+const TOO_SOON: &str =
+    "too soon: a yes within a second of the question is not taken; answer again (y / v / N)";
 
 /// The answer to `c` and `n` while the server is away.
 const RECONNECTING: &str = "no code: reconnecting to the signaling server";
@@ -53,6 +58,8 @@ impl Terminal {
 
 async fn serve(mut ui: UiEnd, mut lines: mpsc::Receiver<String>) {
     let mut input_open = true;
+    // The request last put to the person, and when.
+    let mut shown: Option<(u64, Instant)> = None;
     loop {
         tokio::select! {
             changed = ui.view.changed() => {
@@ -60,7 +67,10 @@ async fn serve(mut ui: UiEnd, mut lines: mpsc::Receiver<String>) {
                     return;
                 }
                 let view = ui.view.borrow_and_update().clone();
-                if let Phase::Asked { peer, deadline, .. } = &view.phase {
+                if let Phase::Asked { ask, peer, deadline } = &view.phase {
+                    if shown.is_none_or(|(shown_ask, _)| shown_ask != *ask) {
+                        shown = Some((*ask, Instant::now()));
+                    }
                     let name = if peer.name.is_empty() { "A viewer" } else { &peer.name };
                     let secs = deadline.saturating_duration_since(Instant::now()).as_secs();
                     // A whole line: other state lines may follow before the answer.
@@ -73,7 +83,8 @@ async fn serve(mut ui: UiEnd, mut lines: mpsc::Receiver<String>) {
             line = lines.recv(), if input_open => match line {
                 Some(line) => {
                     let view = ui.view.borrow().clone();
-                    match interpret(&view, &line) {
+                    let armed = armed(&view, shown, Instant::now());
+                    match interpret(&view, &line, armed) {
                         Reply::Send(command) => ui.send(command),
                         Reply::Print(text) => println!("{text}"),
                         Reply::Nothing => {}
@@ -93,7 +104,18 @@ enum Reply {
     Nothing,
 }
 
-fn interpret(view: &View, line: &str) -> Reply {
+/// Whether a yes counts now: the request in `view` was shown (at `shown`) long enough ago.
+fn armed(view: &View, shown: Option<(u64, Instant)>, now: Instant) -> bool {
+    match (&view.phase, shown) {
+        (Phase::Asked { ask, .. }, Some((shown_ask, at))) => {
+            *ask == shown_ask && allow_armed(at, now)
+        }
+        _ => false,
+    }
+}
+
+/// What `line` means in `view`; a yes counts only if the question is `armed`.
+fn interpret(view: &View, line: &str, armed: bool) -> Reply {
     let word = line.trim().to_ascii_lowercase();
     if let Phase::Asked { ask, .. } = view.phase {
         let decision = match word.as_str() {
@@ -103,6 +125,9 @@ fn interpret(view: &View, line: &str) -> Reply {
             // Only an explicit yes allows.
             _ => Decision::Deny,
         };
+        if decision != Decision::Deny && !armed {
+            return Reply::Print(TOO_SOON.into());
+        }
         return Reply::Send(Command::Consent { ask, decision });
     }
     let sharing = matches!(view.phase, Phase::Allowed { .. } | Phase::Streaming { .. });
@@ -125,6 +150,7 @@ fn interpret(view: &View, line: &str) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use tether_proto::SessionCode;
     use tether_proto::signal::PeerJoined;
 
@@ -144,34 +170,56 @@ mod tests {
     fn only_an_explicit_yes_allows() {
         let asked = view(Phase::Asked { ask: 7, peer: sam(), deadline: Instant::now() });
         let consent = |decision| Reply::Send(Command::Consent { ask: 7, decision });
-        assert_eq!(interpret(&asked, "y\n"), consent(Decision::Allow { view_only: false }));
-        assert_eq!(interpret(&asked, " YES "), consent(Decision::Allow { view_only: false }));
-        assert_eq!(interpret(&asked, "v"), consent(Decision::Allow { view_only: true }));
+        assert_eq!(interpret(&asked, "y\n", true), consent(Decision::Allow { view_only: false }));
+        assert_eq!(interpret(&asked, " YES ", true), consent(Decision::Allow { view_only: false }));
+        assert_eq!(interpret(&asked, "v", true), consent(Decision::Allow { view_only: true }));
         for no in ["", "\n", "n", "no", "yep", "sure", "s"] {
-            assert_eq!(interpret(&asked, no), consent(Decision::Deny), "{no:?}");
+            assert_eq!(interpret(&asked, no, true), consent(Decision::Deny), "{no:?}");
         }
-        assert_eq!(interpret(&asked, "q"), Reply::Send(Command::Quit));
+        assert_eq!(interpret(&asked, "q", true), Reply::Send(Command::Quit));
     }
 
     #[test]
     fn letters_are_commands_outside_a_request() {
         let waiting = view(Phase::Waiting);
         let sharing = view(Phase::Streaming { peer: sam(), view_only: false });
-        assert_eq!(interpret(&sharing, "s"), Reply::Send(Command::StopSharing));
-        assert_eq!(interpret(&waiting, "s"), Reply::Print("not sharing".into()));
-        assert_eq!(interpret(&waiting, "n"), Reply::Send(Command::NewCode));
-        assert!(matches!(interpret(&sharing, "n"), Reply::Print(_)));
-        assert_eq!(interpret(&waiting, "c"), Reply::Print("code: 482 913 075".into()));
-        assert_eq!(interpret(&waiting, "Q"), Reply::Send(Command::Quit));
-        assert_eq!(interpret(&waiting, "x"), Reply::Print(HELP.into()));
-        assert_eq!(interpret(&waiting, "  "), Reply::Nothing);
+        assert_eq!(interpret(&sharing, "s", true), Reply::Send(Command::StopSharing));
+        assert_eq!(interpret(&waiting, "s", true), Reply::Print("not sharing".into()));
+        assert_eq!(interpret(&waiting, "n", true), Reply::Send(Command::NewCode));
+        assert!(matches!(interpret(&sharing, "n", true), Reply::Print(_)));
+        assert_eq!(interpret(&waiting, "c", true), Reply::Print("code: 482 913 075".into()));
+        assert_eq!(interpret(&waiting, "Q", true), Reply::Send(Command::Quit));
+        assert_eq!(interpret(&waiting, "x", true), Reply::Print(HELP.into()));
+        assert_eq!(interpret(&waiting, "  ", true), Reply::Nothing);
+    }
+
+    #[test]
+    fn a_yes_within_a_second_of_the_question_is_not_taken() {
+        let shown = Instant::now();
+        let asked = view(Phase::Asked { ask: 7, peer: sam(), deadline: shown });
+        assert!(!armed(&asked, None, shown), "not shown yet");
+        assert!(!armed(&asked, Some((7, shown)), shown + Duration::from_millis(500)));
+        assert!(armed(&asked, Some((7, shown)), shown + Duration::from_secs(1)));
+        assert!(
+            !armed(&asked, Some((6, shown)), shown + Duration::from_secs(5)),
+            "another request"
+        );
+
+        for yes in ["y", "yes", "v"] {
+            assert_eq!(interpret(&asked, yes, false), Reply::Print(TOO_SOON.into()), "{yes}");
+        }
+        // No is always taken, and so is quit.
+        let deny = Reply::Send(Command::Consent { ask: 7, decision: Decision::Deny });
+        assert_eq!(interpret(&asked, "n", false), deny);
+        assert_eq!(interpret(&asked, "", false), deny);
+        assert_eq!(interpret(&asked, "q", false), Reply::Send(Command::Quit));
     }
 
     #[test]
     fn without_the_server_there_is_no_code_to_show_or_replace() {
         let offline = View { code: None, phase: Phase::Waiting, reconnecting: true };
-        assert_eq!(interpret(&offline, "c"), Reply::Print(RECONNECTING.into()));
-        assert_eq!(interpret(&offline, "n"), Reply::Print(RECONNECTING.into()));
-        assert_eq!(interpret(&offline, "q"), Reply::Send(Command::Quit));
+        assert_eq!(interpret(&offline, "c", true), Reply::Print(RECONNECTING.into()));
+        assert_eq!(interpret(&offline, "n", true), Reply::Print(RECONNECTING.into()));
+        assert_eq!(interpret(&offline, "q", true), Reply::Send(Command::Quit));
     }
 }

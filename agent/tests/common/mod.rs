@@ -13,6 +13,12 @@ use tether_testkit::xvfb::Xvfb;
 
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
+/// Allow takes no answer for a second after the question appears (`ui::ALLOW_ARMS_AFTER`);
+/// a test that allows waits this long after the question, with room to spare.
+pub fn wait_until_allow_is_armed() {
+    std::thread::sleep(Duration::from_millis(1500));
+}
+
 /// A running agent with its server address and code.
 pub struct Agent {
     pub process: ChildProcess,

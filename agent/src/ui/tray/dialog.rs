@@ -1,6 +1,8 @@
 //! The consent dialog: who asks (name and address), a countdown, and Allow / Allow view-only /
-//! Deny. Closing the window is Deny. The three buttons share one row of equal widths at the
-//! bottom, which the Xvfb test relies on to click them.
+//! Deny. Closing the window is Deny. Deny has the focus (Enter or Space is Deny), and both
+//! Allows stay insensitive for [`ALLOW_ARMS_AFTER`] after the dialog appears, so that a click
+//! or key press meant for another window cannot accept. The three buttons share one row of
+//! equal widths at the bottom, which the Xvfb test relies on to click them.
 
 use std::time::Instant;
 
@@ -9,7 +11,7 @@ use tether_proto::signal::PeerJoined;
 use tether_session::sharing::Decision;
 use tokio::sync::mpsc;
 
-use crate::ui::Command;
+use crate::ui::{ALLOW_ARMS_AFTER, Command, allow_armed};
 
 /// The window's title; the tests find the window by it.
 pub const TITLE: &str = "Tether: screen sharing request";
@@ -22,6 +24,9 @@ pub struct ConsentDialog {
     window: gtk::Window,
     countdown: gtk::Label,
     deadline: Instant,
+    /// Allow and Allow view-only, insensitive until armed.
+    allows: Vec<gtk::Button>,
+    shown_at: Instant,
 }
 
 impl ConsentDialog {
@@ -56,6 +61,7 @@ impl ConsentDialog {
         body.pack_start(&question, false, false, 0);
         body.pack_start(&countdown, true, true, 0);
 
+        let shown_at = Instant::now();
         let buttons = gtk::Box::new(gtk::Orientation::Horizontal, MARGIN / 2);
         buttons.set_homogeneous(true);
         let choices = [
@@ -63,15 +69,28 @@ impl ConsentDialog {
             ("Allow view-only", Decision::Allow { view_only: true }),
             ("Deny", Decision::Deny),
         ];
+        let (mut allows, mut deny) = (Vec::new(), None);
         for (label, decision) in choices {
             let button = gtk::Button::with_label(label);
             let (commands, window) = (commands.clone(), window.clone());
             button.connect_clicked(move |_| {
+                // Insensitive buttons take no clicks; this also holds if one slips through.
+                let early = decision != Decision::Deny && !allow_armed(shown_at, Instant::now());
+                if early {
+                    return;
+                }
                 println!("tray: consent {decision:?}");
                 send(&commands, Command::Consent { ask, decision });
                 window.hide();
             });
             buttons.pack_start(&button, true, true, 0);
+            match decision {
+                Decision::Allow { .. } => {
+                    button.set_sensitive(false);
+                    allows.push(button);
+                }
+                Decision::Deny => deny = Some(button),
+            }
         }
         body.pack_end(&buttons, false, false, 0);
         window.add(&body);
@@ -80,9 +99,14 @@ impl ConsentDialog {
             gtk::glib::Propagation::Proceed
         });
 
-        let dialog = ConsentDialog { ask, window, countdown, deadline };
+        let dialog = ConsentDialog { ask, window, countdown, deadline, allows, shown_at };
         dialog.tick();
         dialog.window.show_all();
+        if let Some(deny) = deny {
+            deny.set_can_default(true);
+            dialog.window.set_default(Some(&deny));
+            deny.grab_focus();
+        }
         println!("tray: consent dialog for {name:?} from {}", peer.addr);
         dialog
     }
@@ -92,10 +116,18 @@ impl ConsentDialog {
         self.ask
     }
 
-    /// Updates the countdown.
+    /// Updates the countdown, and arms Allow once it has been shown long enough.
     pub fn tick(&self) {
-        let left = self.deadline.saturating_duration_since(Instant::now()).as_secs();
+        let now = Instant::now();
+        let left = self.deadline.saturating_duration_since(now).as_secs();
         self.countdown.set_text(&format!("Denied automatically in {left} s"));
+        let disarmed = self.allows.iter().any(|b| !b.is_sensitive());
+        if disarmed && allow_armed(self.shown_at, now) {
+            for button in &self.allows {
+                button.set_sensitive(true);
+            }
+            println!("tray: allow armed after {ALLOW_ARMS_AFTER:?}");
+        }
     }
 
     /// Takes the dialog away (the request was answered, withdrawn or timed out).
