@@ -310,7 +310,14 @@ impl Agent<'_> {
             ServerMsg::Answer(answer) => {
                 let s = self.session.as_mut()?;
                 match s.link.apply_answer(answer).await {
-                    Ok(()) => None,
+                    Ok(()) => {
+                        // Read aloud against the viewer's: a server in the middle cannot make
+                        // the two match.
+                        if let Some(sas) = s.link.sas() {
+                            println!("sas: {sas}");
+                        }
+                        None
+                    }
                     Err(err) => {
                         tracing::warn!(%err, "the viewer's answer was refused");
                         Some(Event::PeerFailed)

@@ -81,6 +81,8 @@ async function main() {
     Object.assign(result, {
       framesAfter: stats.framesDecoded, codec: stats.codec, width: stats.width,
       height: stats.height, pair: stats.pair, state: await page.evaluate(() => window.tether.state),
+      sas: await page.evaluate(() => window.tether.sas),
+      stateText: await page.evaluate(() => document.getElementById('state').textContent),
     });
 
     // The stats overlay shows, then hides again so that it is not in the screenshot.

@@ -11,12 +11,14 @@ mod code;
 mod error;
 mod ice;
 pub mod input;
+mod sas;
 pub mod signal;
 mod turn;
 
 pub use code::{CodeParseError, SessionCode};
 pub use error::ErrorCode;
 pub use ice::{IceConfig, IceServer, IceUrlError, LocalIce, TransportPolicy};
+pub use sas::{Sas, fingerprint};
 pub use turn::{RestUsernameError, TurnCredentials, rest_password, turn_rest_credentials};
 
 /// The signaling protocol version this crate speaks. A hello with any other version is refused

@@ -20,13 +20,14 @@ const STYLE_CSS: &str = include_str!("../web/style.css");
 const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 
 /// The page's ES modules by URL path: `main.js` is the entry (index.html) and imports the rest.
-const MODULES: [(&str, &str); 6] = [
+const MODULES: [(&str, &str); 7] = [
     ("/main.js", include_str!("../web/main.js")),
     ("/protocol.js", include_str!("../web/protocol.js")),
     ("/session.js", include_str!("../web/session.js")),
     ("/stats.js", include_str!("../web/stats.js")),
     ("/view.js", include_str!("../web/view.js")),
     ("/input.js", include_str!("../web/input.js")),
+    ("/sas.js", include_str!("../web/sas.js")),
 ];
 
 /// The routes of the browser viewer, to merge into the server's router.

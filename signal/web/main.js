@@ -18,6 +18,8 @@ const status = {
   stats: null,
   inputSent: 0,
   mdnsDropped: 0,
+  // The short authentication string once the answer is made (sas.js).
+  sas: null,
 };
 window.tether = status;
 

@@ -16,6 +16,7 @@
 
 import * as wire from './protocol.js';
 import { summariseStats } from './stats.js';
+import { sasFromSdps } from './sas.js';
 
 export const STATS_EVERY_MS = 1000;
 // Pointer moves are dropped (never buttons or keys) while this much input is still queued.
@@ -259,6 +260,22 @@ export class Session {
     if (this.ended) return;
     this.send(wire.answer(pc.localDescription.sdp));
     for (const c of this.pendingCandidates.splice(0)) this.addCandidate(c);
+    this.showSas(sdp, pc.localDescription.sdp);
+  }
+
+  /** The short authentication string of this offer and answer, for the person to compare. */
+  async showSas(offer, answer) {
+    const sas = await sasFromSdps(offer, answer).catch(() => null);
+    if (this.ended || !sas) return;
+    this.status.sas = sas;
+    this.log.info(`sas: ${sas}`);
+    if (this.phase === 'connected') this.setPhase('connected', this.connectedText());
+  }
+
+  connectedText() {
+    const text = 'Connected. Click the picture to control the computer.';
+    const sas = this.status.sas;
+    return sas ? `${text} Security code ${sas}: it must match the one on the computer.` : text;
   }
 
   onLocalCandidate(candidate) {
@@ -303,7 +320,7 @@ export class Session {
     if (state === 'connected') {
       this.clearConnectDeadline();
       this.mark('connected');
-      this.setPhase('connected', 'Connected. Click the picture to control the computer.');
+      this.setPhase('connected', this.connectedText());
       this.view.connected();
       if (this.statsTimer === null) {
         this.statsTimer = this.clock.setInterval(() => {

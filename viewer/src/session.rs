@@ -185,7 +185,12 @@ impl Io<'_> {
             congestion: None,
         };
         let peer = self.peer.insert(PeerLink::new(&options, Side::Answerer).await?);
-        peer.answer(offer).await.context("the offer could not be applied")
+        let answer = peer.answer(offer).await.context("the offer could not be applied")?;
+        // Read aloud against the agent's: a server in the middle cannot make them match.
+        if let Some(sas) = peer.sas() {
+            println!("sas: {sas}");
+        }
+        Ok(answer)
     }
 
     /// Answers a renegotiation offer (an ICE restart) on the live peer connection.

@@ -84,6 +84,11 @@ fn a_browser_decodes_the_screen_as_h264() {
     assert!(agent.page.starts_with("http://127.0.0.1:") && agent.page.ends_with('/'));
     let input_args = ["--clicks", "0.25,0.75,0;0.5,0.5,2", "--keys", "KeyA,Shift+Enter"];
     let result = run_browser(&agent.page, &agent.code, &out, &input_args);
+    // The page shows the same short authentication string as the agent, beside "Connected".
+    let agent_sas = agent.process.wait_for_line("sas: ", PATIENCE).expect("agent shows the SAS");
+    assert_eq!(result["sas"], agent_sas.as_str(), "{result:#}");
+    let state_text = result["stateText"].as_str().unwrap_or_default();
+    assert!(state_text.contains(&format!("Security code {agent_sas}")), "{state_text}");
     eprintln!(
         "browser: first frame {} ms after Connect ({})",
         result["firstFrameMs"], result["marks"]

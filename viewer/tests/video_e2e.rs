@@ -24,10 +24,15 @@ struct Session {
 fn start_session(display: &str, snapshot: &Path) -> Session {
     let mut agent_cmd = agent_command(display);
     agent_cmd.arg("--no-audio");
-    let agent = LoopbackAgent::start(agent_cmd, PATIENCE).expect("agent starts");
+    let mut agent = LoopbackAgent::start(agent_cmd, PATIENCE).expect("agent starts");
     let mut viewer_cmd = agent.viewer_command();
     viewer_cmd.arg("--snapshot").arg(snapshot);
     let mut viewer = ChildProcess::spawn(viewer_cmd).expect("viewer starts");
+    // The short authentication string the two people compare: the same digits on both ends.
+    let viewer_sas = viewer.wait_for_line("sas: ", PATIENCE).expect("viewer shows the SAS");
+    let agent_sas = agent.process.wait_for_line("sas: ", PATIENCE).expect("agent shows the SAS");
+    assert_eq!(viewer_sas, agent_sas);
+    assert_eq!(viewer_sas.len(), 7, "{viewer_sas}");
     viewer.wait_for_line("state: connected", PATIENCE).expect("viewer connects");
     Session { _agent: agent.process, viewer }
 }

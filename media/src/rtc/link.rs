@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tether_proto::Sas;
 use tether_proto::signal::{IceCandidate, Sdp};
 use tether_session::IceRestart;
 use tokio::sync::mpsc;
@@ -45,6 +46,10 @@ pub struct PeerLink {
     restart: Option<IceRestart>,
     /// A peer sending bad candidates by the thousand gets one warning a second.
     refused: Throttle,
+    /// Our last offer (the offerer's half of the short authentication string).
+    offered: Option<String>,
+    /// The short authentication string, once an offer and its answer are both in.
+    sas: Option<Sas>,
 }
 
 impl PeerLink {
@@ -63,7 +68,15 @@ impl PeerLink {
             held: Vec::new(),
             restart,
             refused: Throttle::new(Duration::from_secs(1)),
+            offered: None,
+            sas: None,
         })
+    }
+
+    /// The short authentication string both people compare (`tether_proto::Sas`), once the
+    /// offer and the answer are in.
+    pub fn sas(&self) -> Option<Sas> {
+        self.sas
     }
 
     /// The connection, to add tracks and channels or read stats.
@@ -76,11 +89,15 @@ impl PeerLink {
         let offer = self.pc.create_offer(None).await?;
         self.pc.set_local_description(offer.clone()).await?;
         self.remote_ready = false;
+        self.offered = Some(offer.sdp.clone());
         Ok(Sdp { sdp: offer.sdp })
     }
 
     /// Applies the peer's answer to our offer, then the candidates that came before it.
     pub async fn apply_answer(&mut self, answer: Sdp) -> Result<(), RtcError> {
+        if let Some(offer) = &self.offered {
+            self.sas = Sas::from_sdps(offer, &answer.sdp);
+        }
         self.pc.set_remote_description(RTCSessionDescription::answer(answer.sdp)?).await?;
         self.remote_ready().await;
         Ok(())
@@ -88,9 +105,11 @@ impl PeerLink {
 
     /// Answers an offer: the first one, or a restart offer on the live connection.
     pub async fn answer(&mut self, offer: Sdp) -> Result<Sdp, RtcError> {
+        let offered = offer.sdp.clone();
         self.pc.set_remote_description(RTCSessionDescription::offer(offer.sdp)?).await?;
         let answer = self.pc.create_answer(None).await?;
         self.pc.set_local_description(answer.clone()).await?;
+        self.sas = Sas::from_sdps(&offered, &answer.sdp);
         self.remote_ready().await;
         Ok(Sdp { sdp: answer.sdp })
     }
