@@ -62,7 +62,8 @@ struct Cli {
     #[cfg(feature = "embedded-server")]
     #[arg(long)]
     lan: bool,
-    /// The name support staff see for this computer (default: the host name).
+    /// A name for this computer, shown to whoever joins with the code, before you allow them
+    /// (default: none; the host name is not sent).
     #[arg(long)]
     name: Option<String>,
     /// Extra CA certificate (PEM) to trust for a wss:// server.
@@ -149,7 +150,8 @@ async fn serve(cli: &Cli, loop_end: LoopEnd, terminal: Option<UiEnd>) -> anyhow:
         None => start_embedded(cli).await?,
     };
     let settings = AgentSettings {
-        name: cli.name.clone().unwrap_or_else(host_name),
+        // The server hands the hello's name to any code holder before consent.
+        name: cli.name.clone().unwrap_or_default(),
         auto_allow: cli.auto_allow,
         consent_timeout: cli.consent_timeout,
         display: cli.display,
@@ -231,13 +233,4 @@ fn local_ice(cli: &Cli) -> anyhow::Result<tether_proto::LocalIce> {
 #[cfg(not(feature = "embedded-server"))]
 fn local_ice(cli: &Cli) -> anyhow::Result<tether_proto::LocalIce> {
     Ok(cli.ice.to_local()?)
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "this computer".into())
 }

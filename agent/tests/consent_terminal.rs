@@ -109,3 +109,17 @@ fn a_yes_typed_as_the_question_appears_is_not_taken() {
     agent.type_line("y");
     assert_eq!(agent.wait_for("state: sharing with "), "\"Sam\"");
 }
+
+#[test]
+fn bidi_and_invisible_characters_in_the_viewers_name_are_shown_defused() {
+    let mut agent = Agent::start(&["--no-tray"], &[]);
+    // Would show as "Samexe.png" with a right-to-left override, and "Admin" with a zero width.
+    let _viewer = agent.viewer_named("Sam\u{202E}gnp.exe Ad\u{200B}min", None);
+    assert_eq!(
+        agent.wait_for("state: asked by "),
+        "\"Sam\u{FFFD}gnp.exe Ad\u{FFFD}min\" from 127.0.0.1"
+    );
+    let prompt = agent.wait_for("Sam");
+    assert!(prompt.starts_with("\u{FFFD}gnp.exe Ad\u{FFFD}min (127.0.0.1) asks"), "{prompt:?}");
+    agent.type_line("n");
+}

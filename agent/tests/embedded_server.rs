@@ -93,6 +93,20 @@ fn agent_prints_address_and_code_and_a_viewer_can_join() {
 }
 
 #[test]
+fn the_host_name_does_not_go_to_whoever_has_the_code() {
+    let agent = Agent::start(&[]);
+    let server = agent.line_starting("server: ");
+    let code = agent.line_starting("code: ");
+    let out = viewer()
+        .args([code.as_str(), "--server", &server, "--name", "Sam", "--headless"])
+        .output()
+        .expect("tether-viewer runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Joined, not yet allowed: the viewer learns nothing about the computer.
+    assert!(stdout.contains("state: joined \"\";"), "{stdout}");
+}
+
+#[test]
 fn the_code_is_printed_again_when_it_changes() {
     // The shortest time-to-live the server accepts.
     let agent = Agent::start(&["--code-ttl", "10s"]);

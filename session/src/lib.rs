@@ -4,6 +4,7 @@
 //! - [`sharing`]: the agent's side: consent, stop, new code.
 //! - [`viewing`]: the viewer's side: join, answer, connect deadline, ICE-restart re-answers,
 //!   the error policy, the typed reports its user interfaces show and the reconnect decision.
+//! - [`display`]: names from the network made safe to show in a prompt.
 //! - [`quality`]: the agent's video bitrate and frame rate from what the link allows.
 //! - [`IceRestart`]: when the offering side restarts ICE after a lasting disconnection.
 //! - [`Backoff`]: when a peer tries its signaling server again after losing it.
@@ -16,6 +17,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod backoff;
+pub mod display;
 mod gate;
 mod ice_restart;
 mod link;

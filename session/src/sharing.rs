@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use tether_proto::SessionCode;
 use tether_proto::signal::{ByeReason, PeerJoined};
 
+use crate::display::display_name;
+
 /// How long the consent question waits by default before it counts as Deny.
 pub const CONSENT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -39,7 +41,8 @@ pub enum Phase {
     Asked {
         /// Identifies this request, so a late answer to an earlier one is not taken for it.
         ask: u64,
-        /// Who asks: the name the viewer gave and its address.
+        /// Who asks: the name the viewer gave and its address, made display-safe
+        /// ([`crate::display::display_name`]).
         peer: PeerJoined,
         /// When the question counts as Deny.
         deadline: Instant,
@@ -245,11 +248,14 @@ impl Sharing {
         }
     }
 
-    fn peer_joined(&mut self, now: Instant, peer: PeerJoined) -> Vec<Action> {
+    fn peer_joined(&mut self, now: Instant, mut peer: PeerJoined) -> Vec<Action> {
         if self.phase != Phase::Waiting {
             // The server pairs one viewer at a time; a second one cannot be asked about.
             return Vec::new();
         }
+        // Every prompt, line and log shows who asks as it is kept here: display-safe.
+        peer.name = display_name(&peer.name);
+        peer.addr = display_name(&peer.addr);
         if self.auto_allow {
             self.phase = Phase::Allowed { peer, view_only: false };
             return vec![Action::Show, Action::StartSession { view_only: false }];

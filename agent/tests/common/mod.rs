@@ -55,9 +55,14 @@ impl Agent {
 
     /// Starts a headless viewer that joins this agent as "Sam".
     pub fn viewer(&self, display: Option<&str>) -> ChildProcess {
+        self.viewer_named("Sam", display)
+    }
+
+    /// Starts a headless viewer that joins this agent as `name`.
+    pub fn viewer_named(&self, name: &str, display: Option<&str>) -> ChildProcess {
         let mut cmd = Command::new(workspace_bin("tether-viewer"));
         cmd.arg(&self.code)
-            .args(["--server", &self.server, "--headless", "--name", "Sam"])
+            .args(["--server", &self.server, "--headless", "--name", name])
             .args(["--udp-bind", "127.0.0.1:0"]);
         if let Some(display) = display {
             cmd.env("DISPLAY", display);

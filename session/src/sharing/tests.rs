@@ -237,3 +237,15 @@ fn losing_the_server_ends_a_session_still_negotiating_but_not_a_streaming_one() 
     // The person can still stop it.
     assert_eq!(bye_reason(&m.handle(t0, Event::StopSharing)), Some(ByeReason::Stopped));
 }
+
+#[test]
+fn who_asks_is_kept_as_it_may_be_shown() {
+    let mut m = Sharing::new(TIMEOUT, false);
+    let t0 = Instant::now();
+    let mut tricky = sam();
+    tricky.name = "Sam\u{202E}gnp.exe\r\nAllowed".into();
+    m.handle(t0, Event::PeerJoined(tricky));
+    let Phase::Asked { peer, .. } = m.phase() else { panic!("not asked") };
+    assert_eq!(peer.name, "Sam\u{FFFD}gnp.exe Allowed");
+    assert_eq!(peer.addr, "192.0.2.7");
+}
