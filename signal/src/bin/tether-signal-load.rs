@@ -218,6 +218,7 @@ async fn start_server(sessions: usize) -> anyhow::Result<(String, tokio::process
         .args(["--bind", "127.0.0.1:0", "--max-sessions", &(sessions + 10).to_string()])
         // Every couple comes from 127.0.0.1.
         .args(["--max-connections-per-address", &(sessions * 2 + 10).to_string()])
+        .args(["--max-agents-per-address", &(sessions + 10).to_string()])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
