@@ -70,7 +70,8 @@ pub async fn run(
     let mut health = tokio::time::interval(HEALTH_CHECK);
     tokio::pin!(shutdown);
     loop {
-        let deadline = agent.machine.next_deadline().map(tokio::time::Instant::from_std);
+        let deadline = [agent.machine.next_deadline(), agent.machine.connect_deadline()];
+        let deadline = deadline.into_iter().flatten().min().map(tokio::time::Instant::from_std);
         // A restart's offer goes through the server: none while it is away.
         let online = agent.link.is_up();
         let restart =
@@ -251,7 +252,7 @@ impl Agent<'_> {
     /// Re-offers with an ICE restart when the connection has stayed disconnected.
     async fn restart_if_due(&mut self) {
         let Some(s) = &mut self.session else { return };
-        match s.link.restart_if_due(Instant::now()).await {
+        match s.restart_if_due().await {
             Some(Ok(offer)) => {
                 println!("state: reconnecting (ICE restart)");
                 self.link.send(&ClientMsg::Offer(offer)).await;
@@ -309,7 +310,7 @@ impl Agent<'_> {
             }
             ServerMsg::Answer(answer) => {
                 let s = self.session.as_mut()?;
-                match s.link.apply_answer(answer).await {
+                match s.apply_answer(answer).await {
                     Ok(()) => {
                         // Read aloud against the viewer's: a server in the middle cannot make
                         // the two match.
@@ -326,7 +327,7 @@ impl Agent<'_> {
             }
             ServerMsg::Candidate(Candidate { candidate: Some(candidate) }) => {
                 if let Some(s) = &mut self.session {
-                    s.link.add_candidate(candidate).await;
+                    s.add_candidate(candidate).await;
                 }
                 None
             }

@@ -1,5 +1,9 @@
 //! One viewer's session: the peer connection, trickle ICE, and the video pipeline once
 //! connected. The agent makes the offer (it is the ICE controlling side).
+//!
+//! [`Session::stop`] ends it input first: whoever stops sharing wants control back before
+//! anything else. A session dropped without `stop` (an error path, a panic) still ends: every
+//! part stops itself on drop and the connection is closed in the background.
 
 use std::sync::Arc;
 
@@ -9,8 +13,9 @@ use tether_media::rtc::{
 };
 use tether_proto::IceConfig;
 use tether_proto::input::INPUT_CHANNEL;
-use tether_proto::signal::Sdp;
+use tether_proto::signal::{IceCandidate, Sdp};
 use tether_session::RESTART_AFTER;
+use tether_session::candidates::{self, EarlyCandidates};
 use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::rtp_transceiver::RtpSender;
@@ -34,6 +39,21 @@ pub struct Session {
     /// What the congestion controller makes of the viewer's feedback; `None` with a fixed
     /// bitrate.
     estimate: Option<Arc<LinkEstimate>>,
+    /// The viewer's candidates until its answer (to the first offer or a restart) is in.
+    early: EarlyCandidates,
+    answered: bool,
+    /// [`Session::stop`] ran: nothing is left for drop to do.
+    stopped: bool,
+}
+
+/// What `Session::start` adds to the peer connection.
+struct Media {
+    track: Arc<TrackLocalStaticRTP>,
+    sender: Arc<dyn RtpSender>,
+    ssrc: u32,
+    input_channel: Arc<dyn DataChannel>,
+    audio_track: Option<AudioTrack>,
+    offer: Sdp,
 }
 
 impl Session {
@@ -60,32 +80,62 @@ impl Session {
         let options = PeerOptions { ice: ice.clone(), udp_bind: udp_bind.to_vec(), congestion };
         let mut link =
             PeerLink::new(&options, Side::Offerer { restart_after: RESTART_AFTER }).await?;
-        let pc = link.pc().clone();
-        let ssrc = rand_ssrc();
-        let track = video_track(ssrc);
-        let sender = pc.add_track(track.clone()).await?;
-        // Created before the offer so that the SDP carries the data channel (SCTP) section.
-        let input_channel =
-            pc.create_data_channel(INPUT_CHANNEL, Some(input::channel_init())).await?;
-        let audio_track = match with_audio {
-            true => Some(AudioTrack::add_to(pc.as_ref(), rand_ssrc()).await?),
-            false => None,
+        let media = match add_media(&mut link, with_audio).await {
+            Ok(media) => media,
+            Err(err) => {
+                // Not left to linger: a half-built connection holds sockets and tasks.
+                link.close().await;
+                return Err(err);
+            }
         };
-        let offer = link.offer().await?;
         let session = Session {
             link,
-            track,
-            sender,
-            ssrc,
+            track: media.track,
+            sender: media.sender,
+            ssrc: media.ssrc,
             video: None,
-            input_channel,
+            input_channel: media.input_channel,
             input_settings: input,
             input: None,
-            audio_track,
+            audio_track: media.audio_track,
             audio: None,
             estimate: video.adaptive.then_some(estimate),
+            early: EarlyCandidates::default(),
+            answered: false,
+            stopped: false,
         };
-        Ok((session, offer))
+        Ok((session, media.offer))
+    }
+
+    /// Applies the viewer's answer, then the candidates that came before it.
+    pub async fn apply_answer(&mut self, answer: Sdp) -> Result<(), RtcError> {
+        self.link.apply_answer(answer).await?;
+        self.answered = true;
+        for candidate in self.early.take() {
+            self.link.add_candidate(candidate).await;
+        }
+        Ok(())
+    }
+
+    /// Adds a candidate of the viewer's, or holds it (bounded) until the answer is in.
+    pub async fn add_candidate(&mut self, candidate: IceCandidate) {
+        if !self.answered {
+            if !self.early.push(candidate) {
+                tracing::debug!(dropped = self.early.dropped(), "early candidate dropped");
+            }
+        } else if candidates::acceptable(&candidate) {
+            self.link.add_candidate(candidate).await;
+        }
+    }
+
+    /// Restarts ICE if the disconnection has lasted: the new offer to send; the viewer's
+    /// candidates wait for its answer again.
+    pub async fn restart_if_due(&mut self) -> Option<Result<Sdp, RtcError>> {
+        let offer = self.link.restart_if_due(std::time::Instant::now()).await;
+        if matches!(offer, Some(Ok(_))) {
+            self.answered = false;
+        }
+        offer
     }
 
     /// Prints the selected candidate pair; called on every (re)connection, e.g. after an ICE
@@ -145,22 +195,62 @@ impl Session {
         self.video.as_ref().is_some_and(VideoPipeline::capture_ended)
     }
 
-    /// Ends the session: stops the pipeline and closes the peer connection. Returns why the
-    /// capture stopped, if it stopped with an error.
+    /// Ends the session: input first (the viewer's control ends before anything else), then
+    /// the video and the audio, then the peer connection. Returns why the capture stopped, if
+    /// it stopped with an error.
     pub async fn stop(mut self) -> Option<String> {
-        if let Some(audio) = self.audio.take() {
-            audio.stop().await;
+        if let Some(input) = self.input.take() {
+            println!("{}", input.stop().await);
         }
         let capture_error = match self.video.take() {
             Some(video) => video.stop().await,
             None => None,
         };
-        if let Some(input) = self.input.take() {
-            println!("{}", input.stop().await);
+        if let Some(audio) = self.audio.take() {
+            audio.stop().await;
         }
         self.link.close().await;
+        self.stopped = true;
         capture_error
     }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        tracing::warn!("a session was dropped without being stopped; stopping it");
+        // Each part stops itself on drop; input goes first, as in `stop`.
+        drop(self.input.take());
+        drop(self.video.take());
+        drop(self.audio.take());
+        let pc = self.link.pc().clone();
+        // Without a runtime the process is ending, and the connection with it.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(err) = pc.close().await {
+                    tracing::debug!(%err, "closing a dropped session's connection");
+                }
+            });
+        }
+    }
+}
+
+/// Adds the video track, the input channel and the audio track, and makes the offer.
+async fn add_media(link: &mut PeerLink, with_audio: bool) -> Result<Media, RtcError> {
+    let pc = link.pc().clone();
+    let ssrc = rand_ssrc();
+    let track = video_track(ssrc);
+    let sender = pc.add_track(track.clone()).await?;
+    // Created before the offer so that the SDP carries the data channel (SCTP) section.
+    let input_channel = pc.create_data_channel(INPUT_CHANNEL, Some(input::channel_init())).await?;
+    let audio_track = match with_audio {
+        true => Some(AudioTrack::add_to(pc.as_ref(), rand_ssrc()).await?),
+        false => None,
+    };
+    let offer = link.offer().await?;
+    Ok(Media { track, sender, ssrc, input_channel, audio_track, offer })
 }
 
 fn rand_ssrc() -> u32 {
@@ -172,4 +262,51 @@ fn rand_ssrc() -> u32 {
 fn random_u32() -> u32 {
     use rand_core::RngCore;
     rand_core::OsRng.next_u32()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+    use tether_proto::signal::IceCandidate;
+
+    async fn start() -> Session {
+        let input = InputSettings { view_only: true, monitor: 0 };
+        let video = VideoSettings { max_fps: 30.0, bitrate_bps: 1_000_000, adaptive: false };
+        let udp = ["127.0.0.1:0".to_owned()];
+        let (session, _offer) =
+            Session::start(&IceConfig::default(), &udp, input, false, &video).await.unwrap();
+        session
+    }
+
+    #[tokio::test]
+    async fn a_session_dropped_without_stop_closes_its_connection() {
+        let session = start().await;
+        let pc = session.link.pc().clone();
+        assert!(pc.create_offer(None).await.is_ok(), "open before");
+        drop(session);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pc.create_offer(None).await.is_ok() {
+            assert!(Instant::now() < deadline, "the dropped session's connection stays open");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn candidates_before_the_answer_are_held_within_bounds() {
+        let mut session = start().await;
+        let big = "x".repeat(candidates::MAX_CANDIDATE_BYTES - 4);
+        for _ in 0..1000 {
+            let candidate = IceCandidate {
+                candidate: big.clone(),
+                sdp_mid: None,
+                sdp_mline_index: None,
+                username_fragment: None,
+            };
+            session.add_candidate(candidate).await;
+        }
+        assert!(session.early.len() <= candidates::MAX_EARLY_BYTES / (big.len()));
+        assert!(session.early.dropped() >= 900);
+        session.stop().await;
+    }
 }

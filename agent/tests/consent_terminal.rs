@@ -73,6 +73,9 @@ fn y_on_stdin_shares_and_s_stops_with_stopped() {
     viewer.wait_for_line("state: connected", common::PATIENCE).expect("viewer connects");
     viewer.wait_for_line("stats: fps=", common::PATIENCE).expect("viewer gets stats");
     agent.type_line("s");
+    // Control ends first: the input counters' last line comes before the video's totals.
+    let first = agent.wait_for_either("input: ", "video: captured=");
+    assert!(first.starts_with("input: "), "the video stopped before the input: {first}");
     assert_eq!(agent.wait_for("state: waiting ("), "the person stopped sharing)");
     let lines = all_lines(&mut viewer);
     assert!(

@@ -20,6 +20,10 @@ use crate::display::display_name;
 /// How long the consent question waits by default before it counts as Deny.
 pub const CONSENT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long an allowed session may take to connect by default: longer than the viewer's own
+/// connect timeout (30 s), so that normally the viewer gives up first and says why.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(45);
+
 /// The person's answer to one consent request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -138,6 +142,9 @@ pub struct Sharing {
     phase: Phase,
     code: Option<SessionCode>,
     consent_timeout: Duration,
+    connect_timeout: Duration,
+    /// When the allowed session must have connected (meaningful in [`Phase::Allowed`]).
+    connect_by: Option<Instant>,
     auto_allow: bool,
     next_ask: u64,
 }
@@ -147,7 +154,22 @@ impl Sharing {
     /// With `auto_allow` every viewer is allowed without asking (unattended access; the caller
     /// only enables it behind an explicit flag).
     pub fn new(consent_timeout: Duration, auto_allow: bool) -> Self {
-        Sharing { phase: Phase::Waiting, code: None, consent_timeout, auto_allow, next_ask: 1 }
+        Sharing {
+            phase: Phase::Waiting,
+            code: None,
+            consent_timeout,
+            connect_timeout: CONNECT_TIMEOUT,
+            connect_by: None,
+            auto_allow,
+            next_ask: 1,
+        }
+    }
+
+    /// The same machine, giving an allowed session `timeout` to connect (default
+    /// [`CONNECT_TIMEOUT`]).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
     }
 
     /// Where the agent is.
@@ -160,10 +182,20 @@ impl Sharing {
         self.code
     }
 
-    /// When to pass [`Event::Timeout`] next.
+    /// When the consent question counts as Deny: pass [`Event::Timeout`] then.
     pub fn next_deadline(&self) -> Option<Instant> {
         match &self.phase {
             Phase::Asked { deadline, .. } => Some(*deadline),
+            _ => None,
+        }
+    }
+
+    /// When an allowed session that has not connected is given up: pass [`Event::Timeout`]
+    /// then too. (Apart from [`Sharing::next_deadline`], whose callers expect a deadline only
+    /// while asking.)
+    pub fn connect_deadline(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Allowed { .. } => self.connect_by,
             _ => None,
         }
     }
@@ -185,6 +217,11 @@ impl Sharing {
                 self.phase = Phase::Waiting;
                 vec![Action::Show, bye(ByeReason::ConsentTimeout, "nobody answered the request")]
             }
+            Phase::Allowed { .. } if self.connect_by.is_some_and(|by| now >= by) => {
+                let waited = self.connect_timeout.as_secs();
+                let message = format!("the viewer did not connect within {waited} s");
+                self.end_session(ByeReason::IceFailed, message)
+            }
             _ => Vec::new(),
         }
     }
@@ -196,7 +233,7 @@ impl Sharing {
                 vec![Action::Show]
             }
             Event::PeerJoined(peer) => self.peer_joined(now, peer),
-            Event::Consent { ask, decision } => self.consent(ask, decision),
+            Event::Consent { ask, decision } => self.consent(now, ask, decision),
             Event::Timeout => Vec::new(),
             Event::StartFailed(err) => self.end_session(
                 ByeReason::Other,
@@ -257,8 +294,7 @@ impl Sharing {
         peer.name = display_name(&peer.name);
         peer.addr = display_name(&peer.addr);
         if self.auto_allow {
-            self.phase = Phase::Allowed { peer, view_only: false };
-            return vec![Action::Show, Action::StartSession { view_only: false }];
+            return self.allow(now, peer, false);
         }
         let ask = self.next_ask;
         self.next_ask += 1;
@@ -266,18 +302,22 @@ impl Sharing {
         vec![Action::Show, Action::Ask]
     }
 
-    fn consent(&mut self, answered: u64, decision: Decision) -> Vec<Action> {
+    fn consent(&mut self, now: Instant, answered: u64, decision: Decision) -> Vec<Action> {
         let Phase::Asked { ask, peer, .. } = &self.phase else { return Vec::new() };
         if *ask != answered {
             return Vec::new();
         }
         match decision {
-            Decision::Allow { view_only } => {
-                self.phase = Phase::Allowed { peer: peer.clone(), view_only };
-                vec![Action::Show, Action::StartSession { view_only }]
-            }
+            Decision::Allow { view_only } => self.allow(now, peer.clone(), view_only),
             Decision::Deny => self.refuse(ByeReason::Denied, "the person declined"),
         }
+    }
+
+    /// Starts the session for `peer`, which must connect within the connect timeout.
+    fn allow(&mut self, now: Instant, peer: PeerJoined, view_only: bool) -> Vec<Action> {
+        self.phase = Phase::Allowed { peer, view_only };
+        self.connect_by = Some(now + self.connect_timeout);
+        vec![Action::Show, Action::StartSession { view_only }]
     }
 
     /// Without the server the pairing is gone: a viewer being asked about has been told by the

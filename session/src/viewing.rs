@@ -26,6 +26,7 @@ use tether_proto::signal::{
 use tether_proto::{IceConfig, LocalIce, SessionCode};
 
 use crate::LinkState;
+use crate::candidates::EarlyCandidates;
 
 pub use report::{Outcome, PairText, Reconnect, Report};
 
@@ -33,8 +34,9 @@ pub use report::{Outcome, PairText, Reconnect, Report};
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Remote candidates kept while no peer connection exists yet (they come before or with the
-/// offer). A real offer brings a handful; the rest of a flood is dropped.
-pub const EARLY_CANDIDATES: usize = 64;
+/// offer). A real offer brings a handful; the rest of a flood is dropped (and so are
+/// candidates past [`crate::candidates::MAX_EARLY_BYTES`] in all).
+pub const EARLY_CANDIDATES: usize = crate::candidates::MAX_EARLY_CANDIDATES;
 
 /// Where the session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +110,7 @@ pub struct Viewing {
     ice: IceConfig,
     /// A peer connection exists (its first answer went out).
     answered: bool,
-    early_candidates: Vec<IceCandidate>,
+    early_candidates: EarlyCandidates,
     /// Armed by [`Viewing::start`], disarmed by `joined`.
     join_by: Option<Instant>,
     /// Armed by the first offer, disarmed by [`Event::Connected`].
@@ -129,7 +131,7 @@ impl Viewing {
             phase: Phase::Joining,
             ice: IceConfig::default(),
             answered: false,
-            early_candidates: Vec::new(),
+            early_candidates: EarlyCandidates::default(),
             join_by: None,
             connect_by: None,
             link: None,
@@ -252,9 +254,7 @@ impl Viewing {
                 vec![Action::AddCandidate(candidate)]
             }
             ServerMsg::Candidate(Candidate { candidate: Some(candidate) }) => {
-                if self.early_candidates.len() < EARLY_CANDIDATES {
-                    self.early_candidates.push(candidate);
-                }
+                self.early_candidates.push(candidate);
                 Vec::new()
             }
             ServerMsg::Bye(bye) => self.end(Outcome::Bye(bye)),
@@ -274,7 +274,7 @@ impl Viewing {
             return actions;
         }
         self.answered = true;
-        actions.extend(self.early_candidates.drain(..).map(Action::AddCandidate));
+        actions.extend(self.early_candidates.take().into_iter().map(Action::AddCandidate));
         actions
     }
 

@@ -207,8 +207,16 @@ impl AudioPipeline {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
         // The thread dropped its end of the channel: the sender drains what is left and ends.
-        let _ = self.sender.await;
+        let _ = (&mut self.sender).await;
         println!("{}", self.stats.summary());
+    }
+}
+
+impl Drop for AudioPipeline {
+    /// Dropped without `stop` (an error path): the thread stops capturing, and the sender ends
+    /// with its channel.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 

@@ -138,16 +138,28 @@ impl InputService {
 
     /// Stops reading, releases whatever the viewer still holds and joins the thread. Returns
     /// the session's counters (the last `input:` line).
-    pub async fn stop(self) -> telemetry::InputStats {
-        self.stopping.store(true, Ordering::Relaxed);
-        self.reader.abort();
+    pub async fn stop(mut self) -> telemetry::InputStats {
+        self.cut();
         // The task is gone once awaited, and with it the queue's sender: the thread sees the
         // end of the queue, releases held keys and returns.
-        let _ = self.reader.await;
-        if let Some(thread) = self.injector {
+        let _ = (&mut self.reader).await;
+        if let Some(thread) = self.injector.take() {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
         self.stats.snapshot()
+    }
+
+    /// Injects nothing more: the thread skips what is queued and releases what is held.
+    fn cut(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        self.reader.abort();
+    }
+}
+
+impl Drop for InputService {
+    /// Dropped without `stop` (an error path): the thread still ends, on its own.
+    fn drop(&mut self) {
+        self.cut();
     }
 }
 

@@ -159,9 +159,7 @@ impl VideoPipeline {
     /// Stops the threads and tasks and waits for them; returns why capture or encoding
     /// stopped, if it stopped with an error. Prints the session's `video:` totals.
     pub async fn stop(mut self) -> Option<String> {
-        self.shared.request_stop();
-        self.sender.abort();
-        self.rtcp.abort();
+        self.halt();
         let (capture, encode) = (self.capture.take(), self.encode.take());
         let joined = tokio::task::spawn_blocking(move || {
             (capture.map(|t| t.join()), encode.map(|t| t.join()))
@@ -173,6 +171,22 @@ impl VideoPipeline {
             Ok((_, Some(Ok(Err(err))))) => Some(err),
             _ => None,
         }
+    }
+}
+
+impl VideoPipeline {
+    /// Tells the threads to stop and ends the tasks, without waiting.
+    fn halt(&self) {
+        self.shared.request_stop();
+        self.sender.abort();
+        self.rtcp.abort();
+    }
+}
+
+impl Drop for VideoPipeline {
+    /// Dropped without `stop` (an error path): nothing goes on capturing the screen.
+    fn drop(&mut self) {
+        self.halt();
     }
 }
 

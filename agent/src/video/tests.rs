@@ -134,3 +134,30 @@ fn the_link_estimate_steers_bitrate_and_frame_rate_without_keyframes() {
     assert!(f64::from(stepped) <= 500_000.0 * MAX_STEP_UP, "one step at a time: {stepped}");
     stop();
 }
+
+#[test]
+fn a_pipeline_dropped_without_stop_stops_capturing() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let settings = VideoSettings { max_fps: 100.0, bitrate_bps: 1_000_000, adaptive: false };
+    let rtp = tether_media::rtc::PacketizerStart {
+        ssrc: 1,
+        payload_type: 96,
+        sequence: 0,
+        timestamp_base: 0,
+        epoch: Instant::now(),
+        playout_delay_id: None,
+    };
+    let track = tether_media::rtc::video_track(1);
+    let pipeline =
+        super::VideoPipeline::start(synthetic(Motion::MovingBox), settings, track, rtp, None)
+            .unwrap();
+    let shared = pipeline.shared.clone();
+    wait_until("capturing", || shared.stats.total(Counter::Captured) >= 3);
+    // An error path drops the session: its threads and tasks must not go on capturing.
+    drop(pipeline);
+    wait_until("every thread and task let go", || Arc::strong_count(&shared) == 1);
+    let captured = shared.stats.total(Counter::Captured);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(shared.stats.total(Counter::Captured), captured);
+}

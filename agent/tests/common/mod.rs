@@ -53,6 +53,16 @@ impl Agent {
         self.process.wait_for_line(prefix, PATIENCE).unwrap_or_else(|e| panic!("{e:#}"))
     }
 
+    /// The first line starting with `one` or `other`, whole.
+    pub fn wait_for_either(&mut self, one: &str, other: &str) -> String {
+        loop {
+            let line = self.wait_for("");
+            if line.starts_with(one) || line.starts_with(other) {
+                return line;
+            }
+        }
+    }
+
     /// Starts a headless viewer that joins this agent as "Sam".
     pub fn viewer(&self, display: Option<&str>) -> ChildProcess {
         self.viewer_named("Sam", display)

@@ -249,3 +249,30 @@ fn who_asks_is_kept_as_it_may_be_shown() {
     assert_eq!(peer.name, "Sam\u{FFFD}gnp.exe Allowed");
     assert_eq!(peer.addr, "192.0.2.7");
 }
+
+#[test]
+fn an_allowed_session_that_never_connects_is_given_up() {
+    let (m, t0, ask) = asked();
+    let mut m = m.with_connect_timeout(Duration::from_secs(20));
+    m.handle(t0, Event::Consent { ask, decision: Decision::Allow { view_only: false } });
+    let by = t0 + Duration::from_secs(20);
+    assert_eq!(m.connect_deadline(), Some(by));
+    assert_eq!(m.next_deadline(), None, "the consent deadline is over");
+    assert!(m.handle(by - Duration::from_millis(1), Event::Timeout).is_empty());
+    let actions = m.handle(by, Event::Timeout);
+    assert_eq!(bye_reason(&actions), Some(ByeReason::IceFailed));
+    assert_eq!(m.phase(), &Phase::Waiting);
+    assert_eq!(m.connect_deadline(), None);
+}
+
+#[test]
+fn a_session_that_connected_has_no_connect_deadline() {
+    let mut m = Sharing::new(TIMEOUT, true);
+    let t0 = Instant::now();
+    m.handle(t0, Event::PeerJoined(sam()));
+    assert_eq!(m.connect_deadline(), Some(t0 + CONNECT_TIMEOUT), "auto-allowed sessions too");
+    m.handle(t0, Event::PeerConnected);
+    assert_eq!(m.connect_deadline(), None);
+    assert!(m.handle(t0 + CONNECT_TIMEOUT * 2, Event::Timeout).is_empty());
+    assert!(matches!(m.phase(), Phase::Streaming { .. }));
+}

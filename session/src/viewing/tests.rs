@@ -149,6 +149,25 @@ fn a_flood_of_early_candidates_is_bounded() {
 }
 
 #[test]
+fn a_flood_of_large_early_candidates_is_bounded_in_bytes() {
+    let (mut v, t0) = viewing();
+    let line = "x".repeat(crate::candidates::MAX_CANDIDATE_BYTES - 8);
+    for _ in 0..10_000 {
+        v.handle(t0, remote(&line));
+    }
+    v.handle(t0, offer("o"));
+    let acts = v.handle(t0, Event::Answered(Sdp { sdp: "a".into() }));
+    let held: usize = acts
+        .iter()
+        .filter_map(|a| match a {
+            Action::AddCandidate(c) => Some(c.candidate.len()),
+            _ => None,
+        })
+        .sum();
+    assert!(held > 0 && held <= crate::candidates::MAX_EARLY_BYTES, "{held} bytes held");
+}
+
+#[test]
 fn a_second_offer_is_an_ice_restart_answered_on_the_same_connection() {
     let (mut v, t0) = connected();
     assert_eq!(v.handle(t0, offer("o2")), [Action::Reanswer(Sdp { sdp: "o2".into() })]);
