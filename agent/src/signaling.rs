@@ -152,20 +152,18 @@ impl ServerLink {
         }
     }
 
-    /// Registration succeeded once a code comes; the server may also say how long to wait.
+    /// Registration succeeded once a code comes. An error's wait counts only if the
+    /// connection ends right after it (the error was why).
     fn note(&mut self, msg: &ServerMsg) {
-        match msg {
-            ServerMsg::Code(_) => {
-                self.backoff.connected(Instant::now());
-                self.hint = None;
-            }
-            ServerMsg::Error(err) => {
-                if let Some(secs) = err.retry_after_secs {
-                    self.hint = Some(Duration::from_secs(secs).min(MAX_HINT));
-                }
-            }
-            _ => {}
+        if let ServerMsg::Code(_) = msg {
+            self.backoff.connected(Instant::now());
         }
+        self.hint = match msg {
+            ServerMsg::Error(err) => {
+                err.retry_after_secs.map(|s| Duration::from_secs(s).min(MAX_HINT))
+            }
+            _ => None,
+        };
     }
 
     fn lost(&mut self, why: String) -> LinkEvent {
