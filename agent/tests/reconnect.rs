@@ -1,6 +1,8 @@
 //! The agent keeps its signaling server: when the server is killed or shut down, the agent
 //! does not exit; once a server listens on the same port again, it registers again and prints
-//! a new code, which a viewer can join.
+//! a new code, which a viewer can join. The tray shows the time in between.
+
+mod common;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -69,10 +71,16 @@ async fn bind(addr: SocketAddr) -> TcpListener {
 }
 
 fn agent(server: &str) -> ChildProcess {
+    agent_with(server, &["--no-tray"], &[])
+}
+
+fn agent_with(server: &str, args: &[&str], env: &[(&str, &str)]) -> ChildProcess {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tether-agent"));
-    cmd.args(["--server", server, "--no-tray", "--no-audio", "--udp-bind", "127.0.0.1:0"])
+    cmd.args(["--server", server, "--no-audio", "--udp-bind", "127.0.0.1:0"])
+        .args(args)
         .env_remove("DISPLAY")
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped());
     ChildProcess::spawn(cmd).expect("agent starts")
 }
@@ -137,4 +145,20 @@ fn the_agent_does_not_exit_when_its_server_shuts_down() {
     writeln!(agent.stdin().unwrap(), "c").unwrap();
     assert_eq!(line(&mut agent, "code: "), second);
     still_running(&mut agent);
+}
+
+#[test]
+#[ignore = "needs Xvfb"]
+fn the_tray_shows_reconnecting_until_the_server_is_back() {
+    let desktop = common::Desktop::start(true);
+    let server = Server::start("127.0.0.1:0".parse().unwrap());
+    let (addr, url) = (server.addr, server.url());
+    let mut agent = agent_with(&url, &[], &desktop.env());
+    line(&mut agent, "tray: up");
+    line(&mut agent, "code: ");
+    server.kill();
+    assert_eq!(line(&mut agent, "tray: icon "), "Offline");
+    let _server = Server::start(addr);
+    line(&mut agent, "code: ");
+    assert_eq!(line(&mut agent, "tray: icon "), "Waiting");
 }
