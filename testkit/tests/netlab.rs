@@ -207,7 +207,7 @@ fn coturn(lab: &Lab) -> ChildProcess {
 fn coturn_logged(coturn: &mut ChildProcess, parts: &[&str]) -> String {
     loop {
         let line = coturn.wait_for_line("", PATIENCE).expect("coturn logs it");
-        assert!(!line.contains("401: Unauthorized") || !line.contains(":tether>"), "{line}");
+        assert!(!line.contains("401: Unauthorized") || !line.contains(":s-"), "{line}");
         if parts.iter().all(|part| line.contains(part)) {
             return line;
         }
@@ -226,7 +226,7 @@ fn coturn_accepts_the_rest_credentials() {
     let mut coturn = coturn(&case.lab);
     let _viewer = viewer(&case, Site::Viewer);
     for _ in 0..2 {
-        coturn_logged(&mut coturn, &["ALLOCATE processed, success", ":tether>"]);
+        coturn_logged(&mut coturn, &["ALLOCATE processed, success", ":s-"]);
     }
     case.agent.wait_for_line("state: sharing", PATIENCE).expect("agent shares");
 }
@@ -249,7 +249,7 @@ fn connect_through_coturn(agent_nat: Nat, viewer_nat: Nat) -> (String, String) {
         agent_nat.name(),
         viewer_nat.name()
     );
-    coturn_logged(&mut coturn, &["ALLOCATE processed, success", ":tether>"]);
+    coturn_logged(&mut coturn, &["ALLOCATE processed, success", ":s-"]);
     (pair, agent_pair)
 }
 
