@@ -11,17 +11,28 @@
 #                                          runs found
 #   scripts/fuzz.sh build                  build only
 #
-# No cargo-fuzz needed: the targets are built by plain `cargo +nightly build` with the
-# sanitizer-coverage flags cargo-fuzz passes (they need nightly), and run as libFuzzer
-# binaries. `cargo +nightly fuzz run <target>` works as well where cargo-fuzz is installed.
-# FUZZ_TARGETS="a b" picks targets; FUZZ_SANITIZER=address adds AddressSanitizer (Tether's own
-# crates forbid unsafe code, so it is off by default: it halves the speed).
+# No cargo-fuzz needed: the targets are built by plain `cargo +nightly build` (stable if no
+# nightly is installed) with the sanitizer-coverage flags cargo-fuzz passes, and run as
+# libFuzzer binaries. `cargo +nightly fuzz run <target>` works as well where cargo-fuzz is
+# installed. FUZZ_TARGETS="a b" picks targets; FUZZ_TOOLCHAIN picks the toolchain;
+# FUZZ_TARGET_DIR the build directory (fuzz/target); FUZZ_SANITIZER=address adds
+# AddressSanitizer (nightly only; Tether's own crates forbid unsafe code, so it is off by
+# default: it halves the speed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ALL_TARGETS="signal_msg input_msg rendezvous sharing rtp_assembler sdp_candidate"
 TARGETS="${FUZZ_TARGETS:-$ALL_TARGETS}"
-TRIPLE="$(rustc +nightly -vV | sed -n 's/^host: //p')"
+# Nightly where it is installed (cargo-fuzz's toolchain; AddressSanitizer needs it); the
+# coverage flags themselves are stable codegen options, so stable builds the same targets.
+if [ -z "${FUZZ_TOOLCHAIN:-}" ]; then
+  if rustup run nightly rustc --version >/dev/null 2>&1; then
+    FUZZ_TOOLCHAIN=nightly
+  else
+    FUZZ_TOOLCHAIN=stable
+  fi
+fi
+TRIPLE="$(rustc "+$FUZZ_TOOLCHAIN" -vV | sed -n 's/^host: //p')"
 # Its own target dir: nightly and instrumented, nothing the stable builds could reuse.
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/fuzz/target}"
 BIN="$CARGO_TARGET_DIR/$TRIPLE/release"
@@ -35,9 +46,13 @@ build() {
   if [ -n "${FUZZ_SANITIZER:-}" ]; then
     flags+=" -Zsanitizer=$FUZZ_SANITIZER"
   fi
-  echo "== cargo +nightly build (fuzz targets)"
+  echo "== cargo +$FUZZ_TOOLCHAIN build (fuzz targets)"
+  # The root lock file is the one source of versions: fuzz/ starts from a copy of it (so it
+  # builds exactly what the workspace builds) and adds only its own pinned libfuzzer-sys and
+  # arbitrary.
+  cp Cargo.lock fuzz/Cargo.lock
   # --target keeps build scripts and proc macros uninstrumented, as cargo-fuzz does.
-  RUSTFLAGS="$flags" cargo +nightly build --locked --release \
+  RUSTFLAGS="$flags" cargo "+$FUZZ_TOOLCHAIN" build --release \
     --manifest-path fuzz/Cargo.toml --target "$TRIPLE" --bins
 }
 
@@ -68,8 +83,10 @@ cmin() {
   rm -rf "$merged"
   mkdir -p "$merged" "$found" "$kept"
   echo "== cmin $target"
-  "$BIN/$target" -merge=1 -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$target")" \
-    "$merged" "$kept" "$found"
+  # Edges only (no hit counts, no comparison operands): the smallest set with the coverage,
+  # a few hundred files, not thousands.
+  "$BIN/$target" -merge=1 -use_counters=0 -use_cmp=0 -use_value_profile=0 -timeout=10 \
+    -rss_limit_mb=2048 -max_len="$(max_len "$target")" "$merged" "$kept" "$found"
   rm -rf "$kept"
   mv "$merged" "$kept"
   echo "$target: $(find "$kept" -type f | wc -l) inputs kept"
@@ -110,7 +127,7 @@ case "${1:-}" in
     done
     ;;
   *)
-    sed -n '2,17p' "$0" >&2
+    sed -n '2,23p' "$0" >&2
     exit 2
     ;;
 esac

@@ -12,8 +12,8 @@
 //!
 //! Checks: no panic; an accepted url has a STUN/TURN scheme and a host; a candidate keeps its
 //! fields through the conversions and loses only an empty mid or ufrag; the viewer holds at most
-//! `EARLY_CANDIDATES` candidates before its answer, answers only offers, and is silent once
-//! ended.
+//! `MAX_EARLY_CANDIDATES` candidates and `MAX_EARLY_BYTES` before its answer, none over
+//! `MAX_CANDIDATE_BYTES`, answers only offers, and is silent once ended.
 #![no_main]
 
 use std::time::{Duration, Instant};
@@ -23,7 +23,8 @@ use rtc::peer_connection::sdp::RTCSessionDescription;
 use tether_media::rtc::{candidate_from_proto, candidate_to_proto};
 use tether_proto::signal::{IceCandidate, ServerMsg};
 use tether_proto::{IceServer, LocalIce, SessionCode};
-use tether_session::viewing::{Action, EARLY_CANDIDATES, Event, Phase, Viewing};
+use tether_session::candidates::{MAX_CANDIDATE_BYTES, MAX_EARLY_BYTES, MAX_EARLY_CANDIDATES};
+use tether_session::viewing::{Action, Event, Phase, Viewing};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&case, rest)) = data.split_first() else { return };
@@ -120,9 +121,28 @@ fn viewing(text: &str) {
             assert!(actions.is_empty(), "{actions:?} after the end");
             continue;
         }
-        let added = actions.iter().filter(|a| matches!(a, Action::AddCandidate(_))).count();
+        let added: Vec<&IceCandidate> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::AddCandidate(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        let bytes = |c: &IceCandidate| {
+            c.candidate.len()
+                + c.sdp_mid.as_ref().map_or(0, String::len)
+                + c.username_fragment.as_ref().map_or(0, String::len)
+        };
+        let held: usize = added.iter().map(|c| bytes(c)).sum();
+        let added = added.len();
         if is_answered && !answered {
-            assert!(added <= EARLY_CANDIDATES, "{added} early candidates held");
+            assert!(added <= MAX_EARLY_CANDIDATES, "{added} early candidates held");
+            assert!(held <= MAX_EARLY_BYTES, "{held} bytes of early candidates held");
+            for action in &actions {
+                if let Action::AddCandidate(c) = action {
+                    assert!(bytes(c) <= MAX_CANDIDATE_BYTES, "a {}-byte candidate held", bytes(c));
+                }
+            }
             answered = true;
         } else if is_candidate && answered {
             assert!(added <= 1);

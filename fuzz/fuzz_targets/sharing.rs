@@ -4,8 +4,10 @@
 //! Checks, after every event: no panic; nothing is started without consent: a session starts
 //! only on Allow for the request being shown, before its deadline (or on a join with
 //! `auto_allow`), with the view-only choice given, and the stream only when that session
-//! connects; a phase change is announced first (`Show`); a deadline exists exactly while asking;
-//! requests are numbered upwards; `Exit` only on Quit, and nothing after it.
+//! connects before its connect deadline; a phase change is announced first (`Show`); the
+//! consent deadline exists exactly while asking, the connect deadline exactly while allowed;
+//! requests are numbered upwards; who asks is kept display-safe; `Exit` only on Quit, and
+//! nothing after it.
 #![no_main]
 
 use std::time::{Duration, Instant};
@@ -19,6 +21,7 @@ use tether_session::sharing::{Action, Decision, Event, Phase, Sharing};
 #[derive(Arbitrary, Debug)]
 struct Input {
     timeout_ms: u32,
+    connect_timeout_ms: u32,
     auto_allow: bool,
     ops: Vec<Op>,
 }
@@ -44,6 +47,7 @@ enum Op {
     ViewerLeft(u8),
     StopSharing,
     NewCode,
+    SignalingLost,
     Quit,
     Advance(u32),
 }
@@ -63,7 +67,8 @@ fn reason(n: u8) -> ByeReason {
 
 fuzz_target!(|input: Input| {
     let timeout = Duration::from_millis(u64::from(input.timeout_ms % 600_000));
-    let mut m = Sharing::new(timeout, input.auto_allow);
+    let connect_timeout = Duration::from_millis(u64::from(input.connect_timeout_ms % 600_000));
+    let mut m = Sharing::new(timeout, input.auto_allow).with_connect_timeout(connect_timeout);
     let mut now = Instant::now();
     let mut last_ask = 0;
 
@@ -99,7 +104,15 @@ fuzz_target!(|input: Input| {
             Op::ViewerLeft(n) => Event::ViewerLeft(reason(n)),
             Op::StopSharing => Event::StopSharing,
             Op::NewCode => Event::NewCode,
+            Op::SignalingLost => Event::SignalingLost,
             Op::Quit => Event::Quit,
+        };
+        // A deadline that passed counts before the event: what the event meets.
+        let connect_due = m.connect_deadline().is_some_and(|by| now >= by);
+        let met = match &before {
+            Phase::Asked { deadline, .. } if now >= *deadline => Phase::Waiting,
+            Phase::Allowed { .. } if connect_due => Phase::Waiting,
+            other => other.clone(),
         };
         let actions = m.handle(now, event.clone());
         let after = m.phase().clone();
@@ -119,7 +132,7 @@ fuzz_target!(|input: Input| {
             .collect();
         assert!(started.len() <= 1, "{actions:?}");
         if let Some(&view_only) = started.first() {
-            match (&before, &event) {
+            match (&met, &event) {
                 (
                     Phase::Asked { ask, deadline, .. },
                     Event::Consent { ask: answered, decision: Decision::Allow { view_only: v } },
@@ -132,28 +145,28 @@ fuzz_target!(|input: Input| {
                     assert!(input.auto_allow, "a join started a session without asking");
                     assert!(!view_only);
                 }
-                _ => panic!("{event:?} in {before:?} started a session: {actions:?}"),
+                _ => panic!("{event:?} in {met:?} started a session: {actions:?}"),
             }
             assert!(matches!(after, Phase::Allowed { view_only: v, .. } if v == view_only));
         }
         if actions.contains(&Action::StartStream) {
-            assert!(matches!(before, Phase::Allowed { .. }), "stream started in {before:?}");
+            assert!(matches!(met, Phase::Allowed { .. }), "stream started in {met:?}");
             assert_eq!(event, Event::PeerConnected);
             assert!(matches!(after, Phase::Streaming { .. }));
         }
         // Streaming is reached only from Allowed, Allowed only by a start.
         if let Phase::Streaming { peer, view_only } = &after {
-            match &before {
+            match &met {
                 Phase::Streaming { .. } => assert_eq!(&before, &after),
                 Phase::Allowed { peer: p, view_only: v } => {
                     assert!(p == peer && v == view_only);
                     assert!(actions.contains(&Action::StartStream));
                 }
-                _ => panic!("{before:?} -> {after:?}"),
+                _ => panic!("{met:?} -> {after:?}"),
             }
         }
-        if matches!(after, Phase::Allowed { .. }) && !matches!(before, Phase::Allowed { .. }) {
-            assert_eq!(started.len(), 1, "{before:?} -> {after:?} without a start");
+        if matches!(after, Phase::Allowed { .. }) && !matches!(met, Phase::Allowed { .. }) {
+            assert_eq!(started.len(), 1, "{met:?} -> {after:?} without a start");
         }
 
         // The UI hears of a change first.
@@ -162,6 +175,22 @@ fuzz_target!(|input: Input| {
         }
         if actions.contains(&Action::Ask) {
             assert!(matches!(after, Phase::Asked { .. }), "asked in {after:?}");
+        }
+        match &after {
+            Phase::Allowed { .. } => {
+                let by = m.connect_deadline().expect("an allowed session has a connect deadline");
+                if !started.is_empty() {
+                    assert_eq!(by, now + connect_timeout);
+                }
+            }
+            _ => assert_eq!(m.connect_deadline(), None),
+        }
+        if let Phase::Asked { peer, .. }
+        | Phase::Allowed { peer, .. }
+        | Phase::Streaming { peer, .. } = &after
+        {
+            display_safe(&peer.name);
+            display_safe(&peer.addr);
         }
         match &after {
             Phase::Asked { ask, deadline, .. } => {
@@ -186,3 +215,16 @@ fuzz_target!(|input: Input| {
         }
     }
 });
+
+/// What a consent prompt may show: no control, bidi or zero-width characters, one space at a
+/// time, at most 64 characters.
+fn display_safe(name: &str) {
+    assert!(name.chars().count() <= 64, "{name:?}");
+    assert!(!name.starts_with(' ') && !name.ends_with(' ') && !name.contains("  "), "{name:?}");
+    for c in name.chars() {
+        let hidden = c.is_control()
+            || (c.is_whitespace() && c != ' ')
+            || matches!(u32::from(c), 0x200B..=0x200F | 0x202A..=0x202E | 0x2066..=0x2069 | 0xFEFF);
+        assert!(!hidden, "{name:?} shows {c:?}");
+    }
+}
