@@ -157,6 +157,7 @@ impl Agent<'_> {
                     code: self.machine.code(),
                     phase: self.machine.phase().clone(),
                     reconnecting: !self.link.is_up(),
+                    sas: self.session.as_ref().and_then(|s| s.link.sas()),
                 };
                 ui.view.send_replace(view);
                 if self.printed_code != self.machine.code() {

@@ -188,7 +188,7 @@ impl Io<'_> {
         let answer = peer.answer(offer).await.context("the offer could not be applied")?;
         // Read aloud against the agent's: a server in the middle cannot make them match.
         if let Some(sas) = peer.sas() {
-            println!("sas: {sas}");
+            say(self.settings.ui.as_deref(), &Report::Secured(sas));
         }
         Ok(answer)
     }

@@ -56,6 +56,8 @@ pub struct View {
     pub phase: Phase,
     /// The connection to the signaling server was lost: no code until it is back.
     pub reconnecting: bool,
+    /// The session's short authentication string, once the viewer's answer is in.
+    pub sas: Option<tether_proto::Sas>,
 }
 
 /// The loop's end of the UI.
@@ -86,7 +88,7 @@ impl UiEnd {
 pub fn link(can_ask: bool) -> (LoopEnd, UiEnd) {
     let (commands_tx, commands) = mpsc::channel(COMMANDS);
     let (view, view_rx) =
-        watch::channel(View { code: None, phase: Phase::Waiting, reconnecting: false });
+        watch::channel(View { code: None, phase: Phase::Waiting, reconnecting: false, sas: None });
     (LoopEnd { commands, view, can_ask }, UiEnd { commands: commands_tx, view: view_rx })
 }
 

@@ -163,6 +163,7 @@ mod tests {
             code: Some(SessionCode::from_value(482_913_075).unwrap()),
             phase,
             reconnecting: false,
+            sas: None,
         }
     }
 
@@ -217,7 +218,7 @@ mod tests {
 
     #[test]
     fn without_the_server_there_is_no_code_to_show_or_replace() {
-        let offline = View { code: None, phase: Phase::Waiting, reconnecting: true };
+        let offline = View { code: None, phase: Phase::Waiting, reconnecting: true, sas: None };
         assert_eq!(interpret(&offline, "c", true), Reply::Print(RECONNECTING.into()));
         assert_eq!(interpret(&offline, "n", true), Reply::Print(RECONNECTING.into()));
         assert_eq!(interpret(&offline, "q", true), Reply::Send(Command::Quit));

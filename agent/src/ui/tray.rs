@@ -144,6 +144,11 @@ impl Tray {
         if view.reconnecting {
             self.code.set_text("Reconnecting to the server…");
             self.code.set_enabled(false);
+        } else if let (Some(sas), Phase::Streaming { .. }) = (view.sas, &view.phase) {
+            // What the supporter must read back: different digits mean someone in between.
+            // Enabled like the code it stands in for, so the menu's order does not change.
+            self.code.set_text(format!("Security code: {sas}"));
+            self.code.set_enabled(true);
         } else if let Some(code) = view.code {
             self.code.set_text(format!("Code: {code} (click to copy)"));
             self.code.set_enabled(true);

@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use tether_proto::signal::{Bye, ByeReason};
-use tether_proto::{ErrorCode, SessionCode};
+use tether_proto::{ErrorCode, Sas, SessionCode};
 
 /// The selected candidate pair, as the peer connection describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +38,8 @@ pub enum Report {
     Ended(Outcome),
     /// The window joins again after this pause (see [`Reconnect`]).
     Retrying(Duration),
+    /// The short authentication string of this connection, for the two people to compare.
+    Secured(Sas),
 }
 
 impl fmt::Display for Report {
@@ -55,6 +57,7 @@ impl fmt::Display for Report {
             Report::Connected(None) => f.write_str("state: connected (pair=unknown)"),
             Report::Ended(outcome) => write!(f, "state: ended ({outcome})"),
             Report::Retrying(after) => write!(f, "state: reconnecting in {}s", after.as_secs()),
+            Report::Secured(sas) => write!(f, "sas: {sas}"),
         }
     }
 }

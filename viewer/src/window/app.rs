@@ -124,6 +124,12 @@ impl App {
 
     fn on_report(&mut self, report: Report) {
         match report {
+            // In the title, where it stays in sight without covering the picture.
+            Report::Secured(sas) => {
+                if let Some((window, _)) = &self.window {
+                    window.set_title(&format!("Tether viewer — security code {sas}"));
+                }
+            }
             Report::Connected(pair) => {
                 self.pair = match pair {
                     Some(pair) => format!("{}, pair={}", pair.description, pair.kinds),
