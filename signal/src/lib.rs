@@ -18,6 +18,7 @@ mod outbox;
 pub mod rendezvous;
 mod server;
 pub mod tls;
+mod turn_filter;
 pub mod turn_server;
 mod web;
 

@@ -3,11 +3,17 @@
 //!
 //! It is webrtc-rs's `turn` crate 0.17 (UDP, RFC 5766 allocations, permissions, channels, and
 //! STUN Binding). webrtc-rs 0.21 ships only a TURN client; coturn is the choice for production.
+//!
+//! Its relays reach only peers on the open internet: no loopback, private, link-local or other
+//! special-purpose address and none of the server's own (`turn_filter`, docs/security.md
+//! "TURN"), unless [`TurnServerConfig::allowed_peers`] opens a block for a lab.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::turn_filter::FilteredRelays;
+pub use crate::turn_filter::{PeerNet, PeerNetError, peer_allowed};
 use tether_proto::rest_password;
 use tokio::net::UdpSocket;
 use turn::auth::{AuthHandler, generate_auth_key};
@@ -26,6 +32,9 @@ pub struct TurnServerConfig {
     pub realm: String,
     /// The REST shared secret (coturn's `static-auth-secret`).
     pub secret: String,
+    /// Peer blocks relayed to although [`peer_allowed`] refuses them otherwise (private
+    /// ranges in a lab; `--turn-allow-peer`). The server's own addresses stay refused.
+    pub allowed_peers: Vec<PeerNet>,
 }
 
 /// Why the TURN server could not start.
@@ -89,11 +98,15 @@ impl TurnServer {
         let server = Server::new(ServerConfig {
             conn_configs: vec![ConnConfig {
                 conn: Arc::new(socket),
-                relay_addr_generator: Box::new(RelayAddressGeneratorStatic {
-                    relay_address: config.public_ip,
-                    address: relay_bind.to_string(),
-                    net: Arc::new(webrtc_util::vnet::net::Net::new(None)),
-                }),
+                relay_addr_generator: Box::new(FilteredRelays::new(
+                    Box::new(RelayAddressGeneratorStatic {
+                        relay_address: config.public_ip,
+                        address: relay_bind.to_string(),
+                        net: Arc::new(webrtc_util::vnet::net::Net::new(None)),
+                    }),
+                    vec![config.listen.ip(), local_addr.ip(), config.public_ip],
+                    config.allowed_peers,
+                )),
             }],
             realm: config.realm,
             auth_handler: Arc::new(RestAuth { secret: config.secret }),

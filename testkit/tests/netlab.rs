@@ -39,8 +39,10 @@ fn signal(lab: &Lab, extra: &[&str]) -> ChildProcess {
     signal
 }
 
+/// The lab's "internet" is TEST-NET-3, which the built-in TURN server refuses to relay to
+/// unless allowed; the peers' private host addresses stay refused, as in a deployment.
 fn builtin_turn() -> Vec<&'static str> {
-    vec!["--turn", "--turn-listen", "203.0.113.254:3478"]
+    vec!["--turn", "--turn-listen", "203.0.113.254:3478", "--turn-allow-peer", "203.0.113.0/24"]
 }
 
 fn start(agent_nat: Nat, viewer_nat: Nat, signal_args: &[&str]) -> Case {

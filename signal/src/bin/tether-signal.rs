@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use anyhow::{Context, bail};
 use clap::Parser;
 use tether_signal::cli::ServerArgs;
-use tether_signal::turn_server::{TurnServer, TurnServerConfig};
+use tether_signal::turn_server::{PeerNet, TurnServer, TurnServerConfig};
 use tether_signal_client::process::shutdown_signal;
 
 /// Pairs Tether agents and viewers by session code and relays their WebRTC signaling.
@@ -38,6 +38,11 @@ struct TurnArgs {
     /// TURN realm.
     #[arg(long, value_name = "REALM", default_value = "tether")]
     turn_realm: String,
+    /// Also relay to peers in this block (CIDR or address; repeatable), which the TURN server
+    /// refuses otherwise: loopback, private, link-local, CGNAT, documentation and other
+    /// special-purpose ranges. For labs; the server's own addresses stay refused.
+    #[arg(long, value_name = "CIDR")]
+    turn_allow_peer: Vec<PeerNet>,
 }
 
 #[tokio::main]
@@ -77,6 +82,7 @@ async fn start_turn(cli: &mut Cli) -> anyhow::Result<TurnServer> {
         public_ip,
         realm: args.turn_realm.clone(),
         secret,
+        allowed_peers: args.turn_allow_peer.clone(),
     })
     .await?;
     let (stun, turn) = server.urls(public_ip);
