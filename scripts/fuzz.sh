@@ -83,10 +83,12 @@ cmin() {
   rm -rf "$merged"
   mkdir -p "$merged" "$found" "$kept"
   echo "== cmin $target"
-  # Edges only (no hit counts, no comparison operands): the smallest set with the coverage,
-  # a few hundred files, not thousands.
-  "$BIN/$target" -merge=1 -use_counters=0 -use_cmp=0 -use_value_profile=0 -timeout=10 \
-    -rss_limit_mb=2048 -max_len="$(max_len "$target")" "$merged" "$kept" "$found"
+  # Edges only (no hit counts, no comparison operands), a set cover first, then whatever it
+  # missed: a small set with all the coverage, hundreds of files rather than thousands.
+  local flags=(-use_counters=0 -use_cmp=0 -use_value_profile=0 -timeout=10 -rss_limit_mb=2048
+    -max_len="$(max_len "$target")")
+  "$BIN/$target" -set_cover_merge=1 "${flags[@]}" "$merged" "$kept" "$found"
+  "$BIN/$target" -merge=1 "${flags[@]}" "$merged" "$kept" "$found"
   rm -rf "$kept"
   mv "$merged" "$kept"
   echo "$target: $(find "$kept" -type f | wc -l) inputs kept"

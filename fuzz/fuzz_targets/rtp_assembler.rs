@@ -50,10 +50,8 @@ fuzz_target!(|input: Input| {
             let wanted = a.wants_keyframe();
             let frames = a.push(now, seq, ts, marker, Bytes::copy_from_slice(payload));
             assert!(a.buffered_packets() <= CAP, "{} packets held", a.buffered_packets());
-            if wanted {
-                if let Some(first) = frames.first() {
-                    assert!(first.keyframe, "a delta frame released while a keyframe was wanted");
-                }
+            if let (true, Some(first)) = (wanted, frames.first()) {
+                assert!(first.keyframe, "a delta frame released while a keyframe was wanted");
             }
             let now_stats = a.stats();
             check_counters(&stats, &now_stats, frames.len());
