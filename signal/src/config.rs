@@ -124,11 +124,9 @@ impl IceSettings {
     /// What a registered agent gets before any viewer pairs: STUN only, no TURN credentials
     /// (a bare `hello` must not buy a relay).
     pub fn public_ice(&self) -> IceConfig {
-        let mut ice = self.ice_config(0);
-        ice.ice_servers.retain(|server| server.username.is_none() && server.credential.is_none());
-        ice.ice_servers.iter_mut().for_each(|s| s.urls.retain(|url| url.starts_with("stun")));
-        ice.ice_servers.retain(|server| !server.urls.is_empty());
-        ice
+        let stun = IceServer { urls: self.stun_urls.clone(), username: None, credential: None };
+        let ice_servers = if self.stun_urls.is_empty() { Vec::new() } else { vec![stun] };
+        IceConfig { ice_servers, ice_transport_policy: self.transport_policy }
     }
 
     /// The configuration for the two peers of one session, TURN REST credentials labelled
@@ -162,15 +160,20 @@ impl IceSettings {
 mod tests {
     use super::*;
 
-    #[test]
-    fn rest_credentials_expire_after_the_ttl() {
-        let settings = IceSettings {
+    /// STUN and TURN on one address, credentials from a shared secret for an hour.
+    fn rest_settings() -> IceSettings {
+        IceSettings {
             stun_urls: vec!["stun:127.0.0.1:3478".into()],
             turn_urls: vec!["turn:127.0.0.1:3478".into()],
             turn_secret: Some("north-wind-42".into()),
             turn_credential_ttl: Duration::from_secs(3600),
             ..IceSettings::default()
-        };
+        }
+    }
+
+    #[test]
+    fn rest_credentials_expire_after_the_ttl() {
+        let settings = rest_settings();
         let ice = settings.ice_config(1_767_222_000);
         assert_eq!(ice.ice_servers.len(), 2);
         let turn = &ice.ice_servers[1];
@@ -196,13 +199,7 @@ mod tests {
 
     #[test]
     fn before_pairing_stun_only_then_credentials_for_the_session() {
-        let settings = IceSettings {
-            stun_urls: vec!["stun:127.0.0.1:3478".into()],
-            turn_urls: vec!["turn:127.0.0.1:3478".into()],
-            turn_secret: Some("north-wind-42".into()),
-            turn_credential_ttl: Duration::from_secs(3600),
-            ..IceSettings::default()
-        };
+        let settings = rest_settings();
         let public = settings.public_ice();
         assert_eq!(public.ice_servers.len(), 1);
         assert_eq!(public.ice_servers[0].urls, ["stun:127.0.0.1:3478"]);
