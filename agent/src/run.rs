@@ -11,8 +11,8 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use tether_media::rtc::PeerEvent;
-use tether_proto::signal::{Bye, ByeReason, Candidate, ClientMsg, ServerMsg};
+use tether_media::rtc::{DtlsIdentity, PeerEvent};
+use tether_proto::signal::{Bye, ByeReason, Candidate, ClientMsg, Fingerprint, ServerMsg};
 use tether_proto::{IceConfig, SessionCode};
 use tether_session::LinkState;
 use tether_session::sharing::{Action, Decision, Event, Phase, Sharing};
@@ -64,6 +64,7 @@ pub async fn run(
         link: ServerLink::connect(registration).await?,
         ice: IceConfig::default(),
         session: None,
+        identity: None,
         settings,
         printed_code: None,
     };
@@ -127,6 +128,9 @@ struct Agent<'a> {
     link: ServerLink,
     ice: IceConfig,
     session: Option<Session>,
+    /// The certificate of the request being handled: its fingerprint goes to the viewer before
+    /// the question is shown, and the session's peer connection uses it.
+    identity: Option<DtlsIdentity>,
     settings: &'a AgentSettings,
     /// The code last printed as `code: …` (after the UI has it, so a `c` typed in answer to
     /// that line shows the same code).
@@ -157,7 +161,11 @@ impl Agent<'_> {
                     code: self.machine.code(),
                     phase: self.machine.phase().clone(),
                     reconnecting: !self.link.is_up(),
-                    sas: self.session.as_ref().and_then(|s| s.link.sas()),
+                    sas: self
+                        .session
+                        .as_ref()
+                        .and_then(|s| s.link.sas())
+                        .or(self.machine.verified().map(|v| v.sas)),
                 };
                 ui.view.send_replace(view);
                 if self.printed_code != self.machine.code() {
@@ -173,6 +181,10 @@ impl Agent<'_> {
                     return Step::Next(None);
                 };
                 println!("state: asked by {:?} from {}", peer.name, peer.addr);
+                if let Some(verified) = self.machine.verified() {
+                    // Read aloud against the viewer's before the person answers.
+                    println!("sas: {}", verified.sas);
+                }
                 if !ui.can_ask {
                     tracing::warn!(
                         "a viewer asked to connect, but there is no tray or terminal to ask on; denied (run with --no-tray to answer on stdin, or --auto-allow to allow every viewer)"
@@ -193,7 +205,10 @@ impl Agent<'_> {
                 let input = InputSettings { view_only, monitor: self.settings.display };
                 let (ice, udp_bind) = (&self.ice, &self.settings.udp_bind);
                 let video = &self.settings.video;
-                match Session::start(ice, udp_bind, input, self.settings.audio, video).await {
+                let identity = self.identity.take();
+                match Session::start(ice, udp_bind, input, self.settings.audio, video, identity)
+                    .await
+                {
                     Ok((started, offer)) => {
                         self.session = Some(started);
                         self.link.send(&ClientMsg::Offer(offer)).await;
@@ -225,6 +240,14 @@ impl Agent<'_> {
                     s.stop().await;
                     println!("state: waiting (the viewer ended the session)");
                 }
+            }
+            Action::RevealFingerprint => {
+                let Some(identity) = &self.identity else {
+                    let why = "no certificate for the security check".to_owned();
+                    return Step::Next(Some(Event::StartFailed(why)));
+                };
+                let fingerprint = identity.fingerprint().to_owned();
+                self.link.send(&ClientMsg::Fingerprint(Fingerprint { fingerprint })).await;
             }
             Action::RequestNewCode => self.link.send(&ClientMsg::NewCode).await,
             Action::Exit => return Step::Exit,
@@ -307,15 +330,34 @@ impl Agent<'_> {
                 if let Some(ice) = peer.ice.take() {
                     self.ice = self.settings.local_ice.apply(ice);
                 }
+                // A certificate for this request alone (a request being handled ignores the
+                // server's second peer_joined, so it keeps its own).
+                if self.session.is_none() && self.machine.phase() == &Phase::Waiting {
+                    match DtlsIdentity::generate() {
+                        Ok(identity) => self.identity = Some(identity),
+                        Err(err) => tracing::error!(%err, "cannot make a DTLS certificate"),
+                    }
+                }
                 Some(Event::PeerJoined(peer))
             }
+            ServerMsg::Fingerprint(Fingerprint { fingerprint }) => {
+                let ours = self.identity.as_ref()?.fingerprint().to_owned();
+                Some(Event::PeerFingerprint { ours, theirs: fingerprint })
+            }
             ServerMsg::Answer(answer) => {
+                if !self.machine.answer_matches(&answer.sdp) {
+                    let why = "the viewer's answer carries another certificate than it revealed; someone may be in between";
+                    tracing::warn!("{why}");
+                    return Some(Event::StartFailed(why.to_owned()));
+                }
+                let verified = self.machine.verified().is_some();
                 let s = self.session.as_mut()?;
                 match s.apply_answer(answer).await {
                     Ok(()) => {
                         // Read aloud against the viewer's: a server in the middle cannot make
-                        // the two match.
-                        if let Some(sas) = s.link.sas() {
+                        // the two match. (A verified viewer's digits were printed with the
+                        // question, and are these.)
+                        if let Some(sas) = s.link.sas().filter(|_| !verified) {
                             println!("sas: {sas}");
                         }
                         None

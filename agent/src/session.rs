@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use tether_media::rtc::{
-    CongestionSettings, LinkEstimate, PLAYOUT_DELAY_URI, PacketizerStart, PeerLink, PeerOptions,
-    RtcError, Side, negotiated_extension_id, video_track,
+    CongestionSettings, DtlsIdentity, LinkEstimate, PLAYOUT_DELAY_URI, PacketizerStart, PeerLink,
+    PeerOptions, RtcError, Side, negotiated_extension_id, video_track,
 };
 use tether_proto::IceConfig;
 use tether_proto::input::INPUT_CHANNEL;
@@ -65,6 +65,7 @@ impl Session {
         input: InputSettings,
         with_audio: bool,
         video: &VideoSettings,
+        identity: Option<DtlsIdentity>,
     ) -> Result<(Self, Sdp), RtcError> {
         let max_bitrate_bps = video.bitrate_bps;
         let estimate = Arc::new(LinkEstimate::default());
@@ -77,7 +78,8 @@ impl Session {
             estimate: estimate.clone(),
         };
         let congestion = video.adaptive.then_some(congestion);
-        let options = PeerOptions { ice: ice.clone(), udp_bind: udp_bind.to_vec(), congestion };
+        let options =
+            PeerOptions { ice: ice.clone(), udp_bind: udp_bind.to_vec(), congestion, identity };
         let mut link =
             PeerLink::new(&options, Side::Offerer { restart_after: RESTART_AFTER }).await?;
         let media = match add_media(&mut link, with_audio).await {
@@ -275,7 +277,7 @@ mod tests {
         let video = VideoSettings { max_fps: 30.0, bitrate_bps: 1_000_000, adaptive: false };
         let udp = ["127.0.0.1:0".to_owned()];
         let (session, _offer) =
-            Session::start(&IceConfig::default(), &udp, input, false, &video).await.unwrap();
+            Session::start(&IceConfig::default(), &udp, input, false, &video, None).await.unwrap();
         session
     }
 

@@ -67,6 +67,11 @@ fn y_on_stdin_shares_and_s_stops_with_stopped() {
     let mut agent = Agent::start(&["--no-tray"], &display);
     let mut viewer = agent.viewer(None);
     agent.wait_for("state: asked by ");
+    // The security code is on both ends while the person is asked, before any offer.
+    let agent_sas = agent.wait_for("sas: ");
+    let viewer_sas = viewer.wait_for_line("sas: ", common::PATIENCE).expect("viewer shows it");
+    assert_eq!(agent_sas, viewer_sas);
+    assert_eq!(agent_sas.len(), 7, "{agent_sas}");
     wait_until_allow_is_armed();
     agent.type_line("y");
     assert_eq!(agent.wait_for("state: sharing with "), "\"Sam\"");

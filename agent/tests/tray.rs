@@ -103,6 +103,10 @@ fn the_icon_shows_each_state_and_allow_starts_the_session() {
 
     let mut viewer = agent.viewer(None);
     assert_eq!(agent.wait_for("tray: consent dialog for "), "\"Sam\" from 127.0.0.1");
+    // The dialog carries the security code the supporter reads out.
+    let dialog_sas = agent.wait_for("tray: consent dialog security code ");
+    let viewer_sas = viewer.wait_for_line("sas: ", PATIENCE).expect("the viewer shows it");
+    assert_eq!(dialog_sas, viewer_sas);
     wait_for_icon(&desktop, tray, ASKED);
     click(&desktop, Button::Allow);
     assert_eq!(agent.wait_for("state: sharing with "), "\"Sam\"");

@@ -2,7 +2,10 @@
 // page saw as one `result: {json}` line. viewer/tests/browser_e2e.rs runs it and judges.
 //
 //   node viewer.mjs --url http://127.0.0.1:PORT/ --code "482 913 075" --out DIR
-//                   [--clicks x,y,button;...] [--keys KeyA,Enter,...]
+//                   [--clicks x,y,button;...] [--keys KeyA,Enter,...] [--consent]
+//
+// With --consent the agent asks its person first: the script prints `waiting: {json}` (the
+// security code and the state line the page shows while it waits) before the picture comes.
 //
 // Clicks are at 0..1 of the shared display; the script turns them into page coordinates over
 // the video's content rectangle (letterboxing included) and clicks there with the real mouse.
@@ -14,10 +17,13 @@ import { join } from 'node:path';
 const PATIENCE_MS = 60_000;
 
 function parseArgs(argv) {
-  const args = { clicks: [], keys: [] };
+  const args = { clicks: [], keys: [], consent: false };
   for (let i = 2; i < argv.length; i += 2) {
     const [key, value] = [argv[i], argv[i + 1]];
-    if (key === '--url') args.url = value;
+    if (key === '--consent') {
+      args.consent = true;
+      i -= 1;
+    } else if (key === '--url') args.url = value;
     else if (key === '--code') args.code = value;
     else if (key === '--out') args.out = value;
     else if (key === '--clicks') {
@@ -66,6 +72,15 @@ async function main() {
     await page.fill('#code', args.code);
     await page.fill('#name', 'Browser test');
     await page.click('#join');
+    if (args.consent) {
+      await page.waitForFunction(() => window.tether.state === 'waiting' && window.tether.sas,
+        null, { timeout: PATIENCE_MS });
+      const waiting = await page.evaluate(() => ({
+        sas: window.tether.sas,
+        stateText: document.getElementById('state').textContent,
+      }));
+      console.log(`waiting: ${JSON.stringify(waiting)}`);
+    }
 
     await page.waitForFunction(() => window.tether.firstFrameMs !== null, null,
       { timeout: PATIENCE_MS });

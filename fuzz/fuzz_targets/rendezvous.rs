@@ -491,7 +491,7 @@ fuzz_target!(|input: Input| {
                     resume.push('x');
                 }
                 let code = world.model.issued[usize::from(code) % world.model.issued.len()];
-                world.message(slot, ClientMsg::Join(Join { code, resume: Some(resume) }));
+                world.message(slot, ClientMsg::Join(Join { code, resume: Some(resume), commit: None }));
             }
             Op::Offer { slot, sdp } => world.message(slot, ClientMsg::Offer(Sdp { sdp })),
             Op::Answer { slot, sdp } => world.message(slot, ClientMsg::Answer(Sdp { sdp })),

@@ -7,16 +7,21 @@
 //! connects before its connect deadline; a phase change is announced first (`Show`); the
 //! consent deadline exists exactly while asking, the connect deadline exactly while allowed;
 //! requests are numbered upwards; who asks is kept display-safe; `Exit` only on Quit, and
-//! nothing after it.
+//! nothing after it. A viewer that committed to a fingerprint is asked about only after
+//! revealing the committed one, before the reveal deadline, and then with the security code
+//! of the two fingerprints.
 #![no_main]
 
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use tether_proto::SessionCode;
 use tether_proto::signal::{ByeReason, PeerJoined};
-use tether_session::sharing::{Action, Decision, Event, Phase, Sharing};
+use tether_proto::{Sas, SessionCode, commitment, normalise_fingerprint};
+use tether_session::sharing::{Action, Decision, Event, Phase, Sharing, VERIFY_TIMEOUT};
+
+const FP_AGENT: &str = "sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:3A:2E:61:9F:7B:90:42:5A:8E:1F:26:E7";
+const FP_VIEWER: &str = "sha-256 0F:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -32,7 +37,11 @@ enum Op {
     PeerJoined {
         name: String,
         addr: String,
+        /// Commits to `FP_VIEWER`.
+        committed: bool,
     },
+    /// The viewer reveals `FP_VIEWER` (`None`) or this text.
+    Reveal(Option<String>),
     /// An answer to the request being shown (`stale` answers an earlier or later one).
     Consent {
         stale: Option<u64>,
@@ -84,9 +93,14 @@ fuzz_target!(|input: Input| {
                 Some(code) => Event::Code(code),
                 None => continue,
             },
-            Op::PeerJoined { name, addr } => {
-                Event::PeerJoined(PeerJoined { name, addr, ice: None })
+            Op::PeerJoined { name, addr, committed } => {
+                let commit = committed.then(|| commitment(FP_VIEWER));
+                Event::PeerJoined(PeerJoined { name, addr, ice: None, commit })
             }
+            Op::Reveal(text) => Event::PeerFingerprint {
+                ours: FP_AGENT.into(),
+                theirs: text.unwrap_or_else(|| FP_VIEWER.into()),
+            },
             Op::Consent { stale, allow, view_only } => {
                 let shown = match &before {
                     Phase::Asked { ask, .. } => *ask,
@@ -110,7 +124,11 @@ fuzz_target!(|input: Input| {
         // A deadline that passed counts before the event: what the event meets.
         let connect_due = m.connect_deadline().is_some_and(|by| now >= by);
         let met = match &before {
-            Phase::Asked { deadline, .. } if now >= *deadline => Phase::Waiting,
+            Phase::Asked { deadline, .. } | Phase::Verifying { deadline, .. }
+                if now >= *deadline =>
+            {
+                Phase::Waiting
+            }
             Phase::Allowed { .. } if connect_due => Phase::Waiting,
             other => other.clone(),
         };
@@ -175,6 +193,24 @@ fuzz_target!(|input: Input| {
         }
         if actions.contains(&Action::Ask) {
             assert!(matches!(after, Phase::Asked { .. }), "asked in {after:?}");
+            // A committed viewer is asked about only on its matching reveal, in time.
+            if let Phase::Verifying { deadline, .. } = &met {
+                let Event::PeerFingerprint { theirs, .. } = &event else {
+                    panic!("{event:?} asked about a committed viewer")
+                };
+                assert_eq!(normalise_fingerprint(theirs).as_deref(), Some(FP_VIEWER));
+                assert!(now < *deadline);
+                let sas = Sas::from_fingerprints(FP_AGENT, FP_VIEWER);
+                assert_eq!(m.verified().map(|v| v.sas), Some(sas));
+            } else {
+                let committed = matches!(&event, Event::PeerJoined(p) if p.commit.is_some());
+                assert!(!committed, "a committed viewer asked about before its reveal");
+                assert_eq!(m.verified(), None);
+            }
+        }
+        if actions.contains(&Action::RevealFingerprint) {
+            assert!(matches!(after, Phase::Verifying { .. }), "revealed in {after:?}");
+            assert!(matches!(&event, Event::PeerJoined(p) if p.commit.is_some()));
         }
         match &after {
             Phase::Allowed { .. } => {
@@ -186,6 +222,7 @@ fuzz_target!(|input: Input| {
             _ => assert_eq!(m.connect_deadline(), None),
         }
         if let Phase::Asked { peer, .. }
+        | Phase::Verifying { peer, .. }
         | Phase::Allowed { peer, .. }
         | Phase::Streaming { peer, .. } = &after
         {
@@ -201,6 +238,13 @@ fuzz_target!(|input: Input| {
                     assert_eq!(*deadline, now + timeout);
                 }
                 assert!(!input.auto_allow, "asked with auto_allow");
+            }
+            Phase::Verifying { deadline, .. } => {
+                assert_eq!(m.next_deadline(), Some(*deadline));
+                if !matches!(&before, Phase::Verifying { .. }) {
+                    assert_eq!(*deadline, now + VERIFY_TIMEOUT);
+                }
+                assert!(!input.auto_allow, "verifying with auto_allow");
             }
             _ => assert_eq!(m.next_deadline(), None),
         }

@@ -28,6 +28,7 @@ fn options() -> PeerOptions {
         ice: IceConfig::default(),
         udp_bind: vec!["127.0.0.1:0".into()],
         congestion: None,
+        identity: None,
     }
 }
 

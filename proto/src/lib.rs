@@ -18,7 +18,7 @@ mod turn;
 pub use code::{CodeParseError, SessionCode};
 pub use error::ErrorCode;
 pub use ice::{IceConfig, IceServer, IceUrlError, LocalIce, TransportPolicy};
-pub use sas::{Sas, fingerprint};
+pub use sas::{Sas, commitment, fingerprint, is_commitment, normalise_fingerprint};
 pub use turn::{RestUsernameError, TurnCredentials, rest_password, turn_rest_credentials};
 
 /// The signaling protocol version this crate speaks. A hello with any other version is refused

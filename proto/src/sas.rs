@@ -6,11 +6,22 @@
 //! can terminate both DTLS sessions and relay screen and input. It cannot make both ends
 //! compute the same digits: each end hashes the fingerprints *it* saw, the offer's and the
 //! answer's, so a swap changes the digits on at least one side.
+//!
+//! The digits must be on the screen *before* the person allows the viewer, so the two
+//! fingerprints are exchanged before the SDPs, in an order that keeps a machine in the middle
+//! from searching for certificates that make both sides' digits agree (six digits are only
+//! 10^6 tries): the viewer sends a [`commitment`] to its fingerprint in `join`, the agent
+//! answers with its fingerprint, and only then does the viewer reveal its own. Whoever sits in
+//! between must fix its fake fingerprint towards one side before it learns the real one from
+//! that side, so it matches by chance: one in a million. The SDPs that follow must carry the
+//! same fingerprints ([`fingerprint`]), or the session is refused.
 
 use sha2::{Digest, Sha256};
 
 /// Separates this hash from any other use of the same fingerprints.
 const CONTEXT: &[u8] = b"tether-sas-v1";
+/// The same for the commitment.
+const COMMIT_CONTEXT: &[u8] = b"tether-sas-commit-v1";
 
 /// Six digits, shown as `123 456`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,18 +53,48 @@ impl std::fmt::Display for Sas {
     }
 }
 
-/// The first `a=fingerprint:` of an SDP, normalised to `sha-256 AB:CD:…` (algorithm in lower
-/// case, hex in upper case), so that every implementation hashes the same bytes.
+/// The first `a=fingerprint:` of an SDP, normalised (see [`normalise_fingerprint`]).
 pub fn fingerprint(sdp: &str) -> Option<String> {
     let line = sdp.lines().find_map(|l| l.trim().strip_prefix("a=fingerprint:"))?;
-    let (algorithm, value) = line.trim().split_once(' ')?;
+    normalise_fingerprint(line)
+}
+
+/// Longest fingerprint accepted: `sha-512` and 64 hex pairs, with room.
+const MAX_FINGERPRINT_CHARS: usize = 256;
+
+/// A fingerprint as `sha-256 AB:CD:…` (algorithm in lower case, hex in upper case), so that
+/// every implementation hashes the same bytes; `None` if it is not one.
+pub fn normalise_fingerprint(text: &str) -> Option<String> {
+    let text = text.trim();
+    if text.len() > MAX_FINGERPRINT_CHARS {
+        return None;
+    }
+    let (algorithm, value) = text.split_once(' ')?;
     let value = value.trim();
     let hex_pairs =
         value.split(':').all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()));
-    if algorithm.is_empty() || value.is_empty() || !hex_pairs {
+    let named = algorithm.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if algorithm.is_empty() || !named || value.is_empty() || !hex_pairs {
         return None;
     }
     Some(format!("{} {}", algorithm.to_ascii_lowercase(), value.to_ascii_uppercase()))
+}
+
+/// What the viewer sends in `join` instead of its fingerprint: 64 lower-case hex digits of
+/// SHA-256 over the normalised fingerprint. It binds the viewer to a certificate without
+/// showing it.
+pub fn commitment(fingerprint: &str) -> String {
+    let mut hash = Sha256::new();
+    for part in [COMMIT_CONTEXT, fingerprint.as_bytes()] {
+        hash.update((part.len() as u32).to_be_bytes());
+        hash.update(part);
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `text` has the shape of a [`commitment`] (what the server checks before relaying).
+pub fn is_commitment(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 #[cfg(test)]
@@ -103,11 +144,27 @@ mod tests {
     }
 
     #[test]
+    fn a_commitment_binds_one_fingerprint_and_hides_it() {
+        let commit = commitment(FP_B);
+        assert!(is_commitment(&commit), "{commit}");
+        assert_ne!(commit, commitment(FP_M));
+        assert!(!commit.contains("0F11"));
+        assert!(!is_commitment(&commit.to_ascii_uppercase()));
+        assert!(!is_commitment(&commit[1..]));
+        assert_eq!(normalise_fingerprint(&FP_B.to_ascii_lowercase()).as_deref(), Some(FP_B));
+        assert_eq!(normalise_fingerprint("sha 256 AB"), None);
+        assert_eq!(normalise_fingerprint(&format!("sha-256 {}", "AB:".repeat(100))), None);
+    }
+
+    #[test]
     fn the_digits_are_pinned() {
         // The browser page computes the same with crypto.subtle (signal/web/sas.js); this value
         // is checked there too.
         assert_eq!(Sas::from_fingerprints(FP_A, FP_B).to_string(), PINNED);
+        assert_eq!(commitment(FP_B), PINNED_COMMIT);
     }
+
+    const PINNED_COMMIT: &str = "57dbe14c7de1058733af7f56b1eb84d3c96e6fd26c7e8ca285110a52052f501d";
 
     const PINNED: &str = "656 373";
 }

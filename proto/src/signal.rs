@@ -34,6 +34,8 @@ pub enum ClientMsg {
     Answer(Sdp),
     /// Trickled ICE candidate, relayed to the peer.
     Candidate(Candidate),
+    /// A DTLS fingerprint for the short authentication string, relayed to the peer.
+    Fingerprint(Fingerprint),
     /// End of the session, relayed to the peer.
     Bye(Bye),
 }
@@ -54,6 +56,8 @@ pub enum ServerMsg {
     Answer(Sdp),
     /// Relayed ICE candidate.
     Candidate(Candidate),
+    /// Relayed DTLS fingerprint.
+    Fingerprint(Fingerprint),
     /// The session ended: relayed from the peer, or sent by the server.
     Bye(Bye),
     /// Something failed; the connection stays open unless the code says otherwise.
@@ -80,13 +84,25 @@ pub struct Join {
     /// Rejoining a session that ended (codes are single-use): the token its `joined` gave.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<String>,
+    /// [`crate::commitment`] to the viewer's DTLS fingerprint, revealed after the agent's
+    /// (`fingerprint`), so both can show the short authentication string before consent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 impl Join {
     /// A first join with a code the person read out.
     pub fn new(code: SessionCode) -> Self {
-        Join { code, resume: None }
+        Join { code, resume: None, commit: None }
     }
+}
+
+/// `fingerprint`: one side's DTLS certificate fingerprint, `sha-256 AB:CD:…`; the agent sends
+/// its own on `peer_joined` when the viewer committed to one, the viewer then reveals its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// As in the SDP's `a=fingerprint:` line.
+    pub fingerprint: String,
 }
 
 /// `offer` / `answer`.
@@ -174,6 +190,9 @@ pub struct PeerJoined {
     /// agent gets none before a viewer pairs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ice: Option<IceConfig>,
+    /// The viewer's commitment to its fingerprint, from its `join`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 /// `joined`: the viewer is paired.
@@ -223,9 +242,19 @@ impl From<DecodeError> for ErrorMsg {
     }
 }
 
-const CLIENT_TYPES: &[&str] = &["hello", "new_code", "join", "offer", "answer", "candidate", "bye"];
-const SERVER_TYPES: &[&str] =
-    &["code", "peer_joined", "joined", "offer", "answer", "candidate", "bye", "error"];
+const CLIENT_TYPES: &[&str] =
+    &["hello", "new_code", "join", "offer", "answer", "candidate", "fingerprint", "bye"];
+const SERVER_TYPES: &[&str] = &[
+    "code",
+    "peer_joined",
+    "joined",
+    "offer",
+    "answer",
+    "candidate",
+    "fingerprint",
+    "bye",
+    "error",
+];
 
 impl ClientMsg {
     /// Decodes one text frame, classifying failures as the server reports them.
@@ -244,6 +273,7 @@ impl ClientMsg {
             ClientMsg::Offer(m) => Some(ServerMsg::Offer(m)),
             ClientMsg::Answer(m) => Some(ServerMsg::Answer(m)),
             ClientMsg::Candidate(m) => Some(ServerMsg::Candidate(m)),
+            ClientMsg::Fingerprint(m) => Some(ServerMsg::Fingerprint(m)),
             ClientMsg::Bye(m) => Some(ServerMsg::Bye(m)),
             ClientMsg::Hello(_) | ClientMsg::NewCode | ClientMsg::Join(_) => None,
         }
@@ -258,6 +288,7 @@ impl ClientMsg {
             ClientMsg::Offer(_) => "offer",
             ClientMsg::Answer(_) => "answer",
             ClientMsg::Candidate(_) => "candidate",
+            ClientMsg::Fingerprint(_) => "fingerprint",
             ClientMsg::Bye(_) => "bye",
         }
     }

@@ -9,11 +9,17 @@
 //! virtual time, and nothing can be captured or sent before the person said yes: the only way
 //! to [`Action::StartSession`] is an [`Decision::Allow`] for the request that is being shown (or
 //! `auto_allow`, the explicit unattended mode).
+//!
+//! A viewer that committed to its certificate's fingerprint in `join` is verified before the
+//! question is shown (`Waiting → Verifying → Asked`): the agent sends its own fingerprint, the
+//! viewer's must match the commitment, and the question then carries the short
+//! authentication string ([`Sharing::verified`]) for the person to compare with the
+//! supporter's (`tether_proto::sas`).
 
 use std::time::{Duration, Instant};
 
-use tether_proto::SessionCode;
 use tether_proto::signal::{ByeReason, PeerJoined};
+use tether_proto::{Sas, SessionCode, commitment, fingerprint, normalise_fingerprint};
 
 use crate::display::display_name;
 
@@ -23,6 +29,10 @@ pub const CONSENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long an allowed session may take to connect by default: longer than the viewer's own
 /// connect timeout (30 s), so that normally the viewer gives up first and says why.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// How long a viewer that committed to a fingerprint has to reveal it once it has the agent's.
+/// A working viewer answers within a round trip; one that does not is not asked about.
+pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The person's answer to one consent request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +51,14 @@ pub enum Decision {
 pub enum Phase {
     /// Registered, showing the code (once it arrived), no viewer.
     Waiting,
+    /// A viewer committed to a fingerprint; ours went out, theirs must come by `deadline`.
+    /// Nothing is shown to the person yet.
+    Verifying {
+        /// Who asks, display-safe.
+        peer: PeerJoined,
+        /// When the viewer is refused for not completing the exchange.
+        deadline: Instant,
+    },
     /// A viewer asks; the question is shown until `deadline`.
     Asked {
         /// Identifies this request, so a late answer to an earlier one is not taken for it.
@@ -76,6 +94,13 @@ pub enum Event {
     Code(SessionCode),
     /// A viewer joined with the code and waits for consent.
     PeerJoined(PeerJoined),
+    /// The viewer revealed its fingerprint (`theirs`); `ours` is the one the agent sent.
+    PeerFingerprint {
+        /// The agent's certificate's fingerprint, as it went out.
+        ours: String,
+        /// What the viewer sent.
+        theirs: String,
+    },
     /// The person answered request `ask`.
     Consent {
         /// The request answered ([`Phase::Asked::ask`]).
@@ -112,8 +137,12 @@ pub enum Action {
     /// [`Sharing::phase`] or [`Sharing::code`] changed: update the tray, dialog or terminal.
     /// It comes first, so the UI knows the new phase before anything else is done or printed.
     Show,
-    /// Show the consent question for [`Phase::Asked`] (printed on the terminal, a dialog).
+    /// Show the consent question for [`Phase::Asked`] (printed on the terminal, a dialog),
+    /// with [`Sharing::verified`]'s security code if there is one.
     Ask,
+    /// Send the agent's certificate fingerprint to the viewer (then pass
+    /// [`Event::PeerFingerprint`] when the viewer's comes).
+    RevealFingerprint,
     /// Build the peer connection and send the offer.
     StartSession {
         /// Carried to the session's input setting.
@@ -147,6 +176,17 @@ pub struct Sharing {
     connect_by: Option<Instant>,
     auto_allow: bool,
     next_ask: u64,
+    /// The viewer's checked fingerprint and the digits, for the request being handled.
+    verified: Option<Verified>,
+}
+
+/// A viewer whose fingerprint matched its commitment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The short authentication string both people compare.
+    pub sas: Sas,
+    /// The viewer's fingerprint: its answer must carry this one.
+    pub peer_fingerprint: String,
 }
 
 impl Sharing {
@@ -162,6 +202,7 @@ impl Sharing {
             connect_by: None,
             auto_allow,
             next_ask: 1,
+            verified: None,
         }
     }
 
@@ -182,10 +223,29 @@ impl Sharing {
         self.code
     }
 
-    /// When the consent question counts as Deny: pass [`Event::Timeout`] then.
+    /// The viewer of the current request or session, if it was verified (see the module).
+    pub fn verified(&self) -> Option<&Verified> {
+        match self.phase {
+            Phase::Asked { .. } | Phase::Allowed { .. } | Phase::Streaming { .. } => {
+                self.verified.as_ref()
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the viewer's answer carries the certificate it revealed (any, if unverified).
+    pub fn answer_matches(&self, answer_sdp: &str) -> bool {
+        match self.verified() {
+            Some(v) => fingerprint(answer_sdp).as_ref() == Some(&v.peer_fingerprint),
+            None => true,
+        }
+    }
+
+    /// When the consent question counts as Deny, or the viewer's fingerprint is overdue: pass
+    /// [`Event::Timeout`] then.
     pub fn next_deadline(&self) -> Option<Instant> {
         match &self.phase {
-            Phase::Asked { deadline, .. } => Some(*deadline),
+            Phase::Asked { deadline, .. } | Phase::Verifying { deadline, .. } => Some(*deadline),
             _ => None,
         }
     }
@@ -217,6 +277,9 @@ impl Sharing {
                 self.phase = Phase::Waiting;
                 vec![Action::Show, bye(ByeReason::ConsentTimeout, "nobody answered the request")]
             }
+            Phase::Verifying { deadline, .. } if now >= *deadline => {
+                self.refuse(ByeReason::Other, "the viewer did not complete the security check")
+            }
             Phase::Allowed { .. } if self.connect_by.is_some_and(|by| now >= by) => {
                 let waited = self.connect_timeout.as_secs();
                 let message = format!("the viewer did not connect within {waited} s");
@@ -233,6 +296,7 @@ impl Sharing {
                 vec![Action::Show]
             }
             Event::PeerJoined(peer) => self.peer_joined(now, peer),
+            Event::PeerFingerprint { ours, theirs } => self.peer_fingerprint(now, &ours, &theirs),
             Event::Consent { ask, decision } => self.consent(now, ask, decision),
             Event::Timeout => Vec::new(),
             Event::StartFailed(err) => self.end_session(
@@ -257,14 +321,16 @@ impl Sharing {
                 }
             },
             Event::StopSharing => match self.phase {
-                Phase::Asked { .. } => self.refuse(ByeReason::Denied, "the person declined"),
+                Phase::Asked { .. } | Phase::Verifying { .. } => {
+                    self.refuse(ByeReason::Denied, "the person declined")
+                }
                 _ => self.end_session(ByeReason::Stopped, "the person stopped sharing"),
             },
             Event::NewCode => match self.phase {
                 Phase::Waiting => vec![Action::RequestNewCode],
                 // The viewer holding the old code is refused first: the server allows no
                 // new code while a viewer is paired.
-                Phase::Asked { .. } => {
+                Phase::Asked { .. } | Phase::Verifying { .. } => {
                     let mut actions = self.refuse(ByeReason::Denied, "the person declined");
                     actions.push(Action::RequestNewCode);
                     actions
@@ -293,9 +359,37 @@ impl Sharing {
         // Every prompt, line and log shows who asks as it is kept here: display-safe.
         peer.name = display_name(&peer.name);
         peer.addr = display_name(&peer.addr);
+        self.verified = None;
         if self.auto_allow {
             return self.allow(now, peer, false);
         }
+        if peer.commit.is_some() {
+            self.phase = Phase::Verifying { peer, deadline: now + VERIFY_TIMEOUT };
+            return vec![Action::Show, Action::RevealFingerprint];
+        }
+        self.ask(now, peer)
+    }
+
+    /// Checks the viewer's fingerprint against its commitment; asks the person if it holds.
+    fn peer_fingerprint(&mut self, now: Instant, ours: &str, theirs: &str) -> Vec<Action> {
+        let Phase::Verifying { peer, .. } = &self.phase else { return Vec::new() };
+        let theirs = normalise_fingerprint(theirs);
+        let committed = peer.commit.as_deref();
+        match theirs.filter(|t| committed == Some(commitment(t).as_str())) {
+            Some(theirs) => {
+                let sas = Sas::from_fingerprints(ours, &theirs);
+                self.verified = Some(Verified { sas, peer_fingerprint: theirs });
+                let peer = peer.clone();
+                self.ask(now, peer)
+            }
+            None => self.refuse(
+                ByeReason::Other,
+                "the viewer's certificate does not match the one it committed to",
+            ),
+        }
+    }
+
+    fn ask(&mut self, now: Instant, peer: PeerJoined) -> Vec<Action> {
         let ask = self.next_ask;
         self.next_ask += 1;
         self.phase = Phase::Asked { ask, peer, deadline: now + self.consent_timeout };
@@ -326,7 +420,7 @@ impl Sharing {
     fn signaling_lost(&mut self) -> Vec<Action> {
         self.code = None;
         match self.phase {
-            Phase::Asked { .. } => {
+            Phase::Asked { .. } | Phase::Verifying { .. } => {
                 self.phase = Phase::Waiting;
                 vec![Action::Show]
             }

@@ -13,6 +13,11 @@
 //! closes the connection after it (the rest are logged by the caller and ignored); no `joined`
 //! within [`JOIN_TIMEOUT`] ends it. Which ended sessions are joined again is [`Reconnect`]'s
 //! decision.
+//!
+//! With the fingerprint of its certificate ([`Viewing::with_fingerprint`]) the viewer commits
+//! to it in `join`, reveals it when the agent's `fingerprint` comes, and reports the short
+//! authentication string then, while the person is still being asked (`tether_proto::sas`).
+//! An offer whose certificate is not the one the agent announced ends the session.
 
 mod report;
 #[cfg(test)]
@@ -21,9 +26,9 @@ mod tests;
 use std::time::{Duration, Instant};
 
 use tether_proto::signal::{
-    Bye, ByeReason, Candidate, ClientMsg, IceCandidate, Join, Sdp, ServerMsg,
+    Bye, ByeReason, Candidate, ClientMsg, Fingerprint, IceCandidate, Join, Sdp, ServerMsg,
 };
-use tether_proto::{IceConfig, LocalIce, SessionCode};
+use tether_proto::{IceConfig, LocalIce, Sas, SessionCode, commitment, fingerprint};
 
 use crate::LinkState;
 use crate::candidates::EarlyCandidates;
@@ -118,6 +123,12 @@ pub struct Viewing {
     link: Option<LinkState>,
     /// The token to rejoin with (codes are single-use): given by the caller, then by `joined`.
     resume: Option<String>,
+    /// Our certificate's fingerprint, if the caller gave it.
+    own_fingerprint: Option<String>,
+    /// The agent's, once it sent it (before the offer) or its first offer carried it.
+    agent_fingerprint: Option<String>,
+    /// The short authentication string, once reported.
+    sas: Option<Sas>,
 }
 
 impl Viewing {
@@ -136,7 +147,17 @@ impl Viewing {
             connect_by: None,
             link: None,
             resume: None,
+            own_fingerprint: None,
+            agent_fingerprint: None,
+            sas: None,
         }
+    }
+
+    /// The session's peer connection will use the certificate with this (normalised)
+    /// fingerprint: `join` commits to it, so the security code can be compared before consent.
+    pub fn with_fingerprint(mut self, fingerprint: String) -> Self {
+        self.own_fingerprint = Some(fingerprint);
+        self
     }
 
     /// Rejoins a session that ended with the token its `joined` gave (see
@@ -155,7 +176,11 @@ impl Viewing {
     pub fn start(&mut self, now: Instant) -> Vec<Action> {
         self.join_by = Some(now + JOIN_TIMEOUT);
         vec![
-            Action::Send(ClientMsg::Join(Join { code: self.code, resume: self.resume.clone() })),
+            Action::Send(ClientMsg::Join(Join {
+                code: self.code,
+                resume: self.resume.clone(),
+                commit: self.own_fingerprint.as_deref().map(commitment),
+            })),
             Action::Report(Report::Joining(self.code)),
         ]
     }
@@ -240,15 +265,27 @@ impl Viewing {
                 }
                 vec![Action::Report(Report::Joined { agent_name: joined.agent_name })]
             }
+            ServerMsg::Fingerprint(Fingerprint { fingerprint }) => {
+                self.on_fingerprint(&fingerprint)
+            }
+            ServerMsg::Offer(offer) if !self.offer_is_announced(&offer) => {
+                let mut actions = vec![bye(ByeReason::Hangup)];
+                actions.extend(self.end(Outcome::Failed(IMPOSTOR.to_owned())));
+                actions
+            }
             // A new offer on a live session is the agent's ICE restart.
             ServerMsg::Offer(offer) if self.answered => vec![Action::Reanswer(offer)],
             ServerMsg::Offer(offer) => {
                 self.phase = Phase::Connecting;
                 self.connect_by = Some(now + self.connect_timeout);
-                vec![
-                    Action::Report(Report::Connecting),
-                    Action::Answer { ice: self.ice.clone(), offer },
-                ]
+                let mut actions = vec![Action::Report(Report::Connecting)];
+                if self.agent_fingerprint.is_none() {
+                    // The agent did not announce one (an older agent): the offer's counts.
+                    self.agent_fingerprint = fingerprint(&offer.sdp);
+                    actions.extend(self.report_sas());
+                }
+                actions.push(Action::Answer { ice: self.ice.clone(), offer });
+                actions
             }
             ServerMsg::Candidate(Candidate { candidate: Some(candidate) }) if self.answered => {
                 vec![Action::AddCandidate(candidate)]
@@ -265,6 +302,41 @@ impl Viewing {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// The agent's fingerprint, before its offer: reveal ours and show the digits. Only once,
+    /// only while the person is being asked, and only if we committed to one.
+    fn on_fingerprint(&mut self, theirs: &str) -> Vec<Action> {
+        let waiting = matches!(self.phase, Phase::Joining | Phase::Joined);
+        let Some(own) = self.own_fingerprint.clone().filter(|_| waiting) else { return Vec::new() };
+        if self.agent_fingerprint.is_some() {
+            return Vec::new();
+        }
+        let Some(theirs) = tether_proto::normalise_fingerprint(theirs) else { return Vec::new() };
+        self.agent_fingerprint = Some(theirs);
+        let mut actions =
+            vec![Action::Send(ClientMsg::Fingerprint(Fingerprint { fingerprint: own }))];
+        actions.extend(self.report_sas());
+        actions
+    }
+
+    /// Whether `offer` carries the certificate the agent announced (any, if it announced none).
+    fn offer_is_announced(&self, offer: &Sdp) -> bool {
+        match &self.agent_fingerprint {
+            Some(announced) => fingerprint(&offer.sdp).as_ref() == Some(announced),
+            None => true,
+        }
+    }
+
+    /// [`Report::Secured`], once both fingerprints are known.
+    fn report_sas(&mut self) -> Option<Action> {
+        let (agent, own) = (self.agent_fingerprint.as_ref()?, self.own_fingerprint.as_ref()?);
+        if self.sas.is_some() {
+            return None;
+        }
+        let sas = Sas::from_fingerprints(agent, own);
+        self.sas = Some(sas);
+        Some(Action::Report(Report::Secured(sas)))
     }
 
     fn on_answered(&mut self, sdp: Sdp) -> Vec<Action> {
@@ -298,6 +370,9 @@ impl Viewing {
         actions
     }
 }
+
+/// Why a session whose offer carries another certificate than announced ends.
+const IMPOSTOR: &str = "the computer's connection offer carries another certificate than the one it announced; someone may be in between (connect again and compare the security code)";
 
 fn bye(reason: ByeReason) -> Action {
     Action::Send(ClientMsg::Bye(Bye { reason, message: None }))

@@ -321,6 +321,11 @@ impl Rendezvous {
             out.push(error(conn, ErrorCode::BadState, "already joined; send bye first"));
             return;
         }
+        if join.commit.as_deref().is_some_and(|c| !tether_proto::is_commitment(c)) {
+            let sentence = "commit must be 64 lower-case hex digits (SHA-256)";
+            out.push(error(conn, ErrorCode::Malformed, sentence));
+            return;
+        }
         let addr = viewer.addr;
         if let Err(wait) = self.joins.check(now.mono, addr) {
             let sentence = "too many failed joins from your address or network; try again in";
@@ -332,7 +337,7 @@ impl Rendezvous {
             None => Some(join.code),
         };
         let refusal = match target {
-            Some(code) => match self.try_pair(now, conn, code, out) {
+            Some(code) => match self.try_pair(now, conn, code, join.commit, out) {
                 Ok(()) => return,
                 Err(refusal) => refusal,
             },
@@ -372,6 +377,7 @@ impl Rendezvous {
         now: Now,
         conn: ConnId,
         code: SessionCode,
+        commit: Option<String>,
         out: &mut Vec<Action>,
     ) -> Result<(), JoinRefusal> {
         let agent_conn = match self.agents.get(&code) {
@@ -403,14 +409,16 @@ impl Rendezvous {
                 self.expiries.remove(&(at, code));
             }
         }
-        self.pair(now, conn, agent_conn, code, out);
+        self.pair(now, conn, commit, agent_conn, code, out);
         Ok(())
     }
 
+    /// Pairs `viewer` (with the commitment from its join) and `agent`.
     fn pair(
         &mut self,
         now: Now,
         viewer: ConnId,
+        commit: Option<String>,
         agent: ConnId,
         code: SessionCode,
         out: &mut Vec<Action>,
@@ -432,7 +440,7 @@ impl Rendezvous {
         let label = format!("s-{}", self.random_hex(6));
         let ice = self.config.ice.session_ice(now.unix_secs, &label);
         let addr = viewer_addr.to_string();
-        let peer = PeerJoined { name: viewer_name, addr, ice: Some(ice.clone()) };
+        let peer = PeerJoined { name: viewer_name, addr, ice: Some(ice.clone()), commit };
         out.push(Action::Send(agent, ServerMsg::PeerJoined(peer)));
         let joined = Joined { agent_name, ice, resume: Some(token) };
         out.push(Action::Send(viewer, ServerMsg::Joined(joined)));

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use tether_proto::signal::{Bye, ByeReason, ClientMsg, Hello, Role, Sdp, ServerMsg};
-use tether_proto::{ErrorCode, LocalIce, SessionCode};
+use tether_proto::signal::{Bye, ByeReason, ClientMsg, Fingerprint, Hello, Role, Sdp, ServerMsg};
+use tether_proto::{ErrorCode, LocalIce, Sas, SessionCode, commitment};
 use tether_session::sharing::{self, Decision, Phase, Sharing};
 use tether_session::viewing::{self, Outcome, Reconnect, Report, Viewing};
 use tether_signal::Config;
@@ -21,6 +21,29 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const CODE_TTL: Duration = Duration::from_secs(600);
 const AGENT: ConnId = ConnId(1);
 const ADDR: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9));
+/// The agent's and the viewer's certificates, and the one of a machine in between.
+const FP_AGENT: &str = "sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:3A:2E:61:9F:7B:90:42:5A:8E:1F:26:E7";
+const FP_VIEWER: &str = "sha-256 0F:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
+const FP_MITM: &str = "sha-256 DE:AD:BE:EF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB";
+
+/// An SDP carrying `fingerprint`, numbered so tests can tell them apart.
+fn sdp(kind: &str, n: u32, fingerprint: &str) -> Sdp {
+    Sdp { sdp: format!("{kind}-{n}\r\na=fingerprint:{fingerprint}\r\n") }
+}
+
+/// How a machine between the peers and the server rewrites what it relays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mitm {
+    /// Nothing: the server and the path are honest.
+    None,
+    /// Terminates both sides with its own certificate: every fingerprint, commitment and SDP
+    /// either side sees names the middle's.
+    Both,
+    /// Swaps the viewer's revealed fingerprint only (the commitment is the viewer's).
+    RevealOnly,
+    /// Sends the viewer an offer with another certificate than the agent announced.
+    OfferOnly,
+}
 
 /// The viewer's side: its machine, what it showed and how it ended.
 struct ViewerEnd {
@@ -44,6 +67,7 @@ struct Harness {
     to_server: VecDeque<(ConnId, ClientMsg)>,
     to_agent: VecDeque<ServerMsg>,
     to_viewer: VecDeque<ServerMsg>,
+    mitm: Mitm,
 }
 
 impl Harness {
@@ -64,6 +88,7 @@ impl Harness {
             to_server: VecDeque::new(),
             to_agent: VecDeque::new(),
             to_viewer: VecDeque::new(),
+            mitm: Mitm::None,
         };
         h.server_event(rendezvous::Event::Connected { conn: AGENT, addr: ADDR });
         h.to_server.push_back((AGENT, hello(Role::Agent)));
@@ -90,7 +115,9 @@ impl Harness {
         self.next_conn += 1;
         self.server_event(rendezvous::Event::Connected { conn, addr: ADDR });
         self.to_server.push_back((conn, hello(Role::Viewer)));
-        let mut machine = Viewing::new(code, CONNECT_TIMEOUT, LocalIce::default()).resuming(token);
+        let mut machine = Viewing::new(code, CONNECT_TIMEOUT, LocalIce::default())
+            .resuming(token)
+            .with_fingerprint(FP_VIEWER.into());
         let start = machine.start(self.now);
         self.viewer =
             Some(ViewerEnd { conn, machine, reports: Vec::new(), outcome: None, answers: 0 });
@@ -108,7 +135,7 @@ impl Harness {
     /// The agent restarts ICE: a new offer on the live session.
     fn ice_restart(&mut self) {
         self.agent_offers += 1;
-        let offer = Sdp { sdp: format!("offer-{}", self.agent_offers) };
+        let offer = sdp("offer", self.agent_offers, FP_AGENT);
         self.to_server.push_back((AGENT, ClientMsg::Offer(offer)));
         self.settle();
     }
@@ -160,9 +187,13 @@ impl Harness {
         let now = self.at();
         for action in self.server.handle(now, event) {
             match action {
-                rendezvous::Action::Send(AGENT, msg) => self.to_agent.push_back(msg),
+                rendezvous::Action::Send(AGENT, msg) => {
+                    let msg = self.tamper(msg, true);
+                    self.to_agent.push_back(msg);
+                }
                 rendezvous::Action::Send(conn, msg) => {
                     if self.viewer.as_ref().is_some_and(|v| v.conn == conn) {
+                        let msg = self.tamper(msg, false);
                         self.to_viewer.push_back(msg);
                     }
                 }
@@ -171,11 +202,42 @@ impl Harness {
         }
     }
 
+    /// What the machine in between makes of a message on its way to the agent or the viewer.
+    fn tamper(&self, msg: ServerMsg, to_agent: bool) -> ServerMsg {
+        let mitm = self.mitm;
+        match msg {
+            ServerMsg::PeerJoined(mut peer) if mitm == Mitm::Both => {
+                peer.commit = Some(commitment(FP_MITM));
+                ServerMsg::PeerJoined(peer)
+            }
+            ServerMsg::Fingerprint(_)
+                if mitm == Mitm::Both || (mitm == Mitm::RevealOnly && to_agent) =>
+            {
+                ServerMsg::Fingerprint(Fingerprint { fingerprint: FP_MITM.into() })
+            }
+            ServerMsg::Offer(offer) if matches!(mitm, Mitm::Both | Mitm::OfferOnly) => {
+                ServerMsg::Offer(Sdp { sdp: offer.sdp.replace(FP_AGENT, FP_MITM) })
+            }
+            ServerMsg::Answer(answer) if mitm == Mitm::Both => {
+                ServerMsg::Answer(Sdp { sdp: answer.sdp.replace(FP_VIEWER, FP_MITM) })
+            }
+            other => other,
+        }
+    }
+
     /// The agent's glue (agent/src/run.rs) without I/O.
     fn agent_message(&mut self, msg: ServerMsg) {
         match msg {
             ServerMsg::Code(issued) => self.agent_event(sharing::Event::Code(issued.code)),
             ServerMsg::PeerJoined(peer) => self.agent_event(sharing::Event::PeerJoined(peer)),
+            ServerMsg::Fingerprint(Fingerprint { fingerprint }) => {
+                let ours = FP_AGENT.to_owned();
+                self.agent_event(sharing::Event::PeerFingerprint { ours, theirs: fingerprint })
+            }
+            ServerMsg::Answer(answer) if !self.agent.answer_matches(&answer.sdp) => {
+                let why = "the answer's certificate is not the one revealed".to_owned();
+                self.agent_event(sharing::Event::StartFailed(why));
+            }
             ServerMsg::Answer(answer) => self.agent_answers.push(answer),
             ServerMsg::Bye(bye) => self.agent_event(sharing::Event::ViewerLeft(bye.reason)),
             _ => {}
@@ -187,8 +249,12 @@ impl Harness {
             match action {
                 sharing::Action::StartSession { .. } => {
                     self.agent_offers += 1;
-                    let offer = Sdp { sdp: format!("offer-{}", self.agent_offers) };
+                    let offer = sdp("offer", self.agent_offers, FP_AGENT);
                     self.to_server.push_back((AGENT, ClientMsg::Offer(offer)));
+                }
+                sharing::Action::RevealFingerprint => {
+                    let fingerprint = Fingerprint { fingerprint: FP_AGENT.into() };
+                    self.to_server.push_back((AGENT, ClientMsg::Fingerprint(fingerprint)));
                 }
                 sharing::Action::StartStream => self.streaming = true,
                 sharing::Action::Bye { reason, message } => {
@@ -225,7 +291,7 @@ impl Harness {
                 viewing::Action::Report(report) => viewer.reports.push(report),
                 viewing::Action::Answer { .. } | viewing::Action::Reanswer(_) => {
                     viewer.answers += 1;
-                    let answer = Sdp { sdp: format!("answer-{}", viewer.answers) };
+                    let answer = sdp("answer", viewer.answers, FP_VIEWER);
                     let event = viewing::Event::Answered(answer);
                     queue.extend(viewer.machine.handle(self.now, event));
                 }
@@ -272,15 +338,21 @@ fn allow_connect_and_hang_up() {
     h.consent(Decision::Allow { view_only: false });
     h.ice_connects();
     assert!(h.streaming, "the agent streams once connected");
-    assert_eq!(h.agent_answers, [Sdp { sdp: "answer-1".into() }], "the answer reached the agent");
+    assert_eq!(h.agent_answers, [sdp("answer", 1, FP_VIEWER)], "the answer reached the agent");
     h.viewer_event(viewing::Event::HangUp);
     h.settle();
     let lines = h.lines();
     assert_eq!(lines[0], format!("state: joining {code}"));
     assert!(lines[1].starts_with("state: joined \"front-desk\""), "{lines:?}");
+    let sas = Sas::from_fingerprints(FP_AGENT, FP_VIEWER);
     assert_eq!(
         lines[2..],
-        ["state: connecting", "state: connected (pair=unknown)", "state: ended (hung up)"]
+        [
+            format!("sas: {sas}"),
+            "state: connecting".into(),
+            "state: connected (pair=unknown)".into(),
+            "state: ended (hung up)".into()
+        ]
     );
     assert_eq!(h.outcome(), &Outcome::HungUp);
     assert_eq!(*h.agent.phase(), Phase::Waiting, "the agent waits for the next viewer");
@@ -368,7 +440,7 @@ fn an_ice_restart_is_answered_on_the_live_session() {
     h.ice_connects();
     h.ice_restart();
     assert_eq!(h.lines().last().unwrap(), "state: reconnecting (ICE restart)");
-    assert_eq!(h.agent_answers.last().unwrap().sdp, "answer-2");
+    assert_eq!(h.agent_answers.last().unwrap().sdp, sdp("answer", 2, FP_VIEWER).sdp);
     assert_eq!(h.viewer().machine.phase(), viewing::Phase::Connected);
     assert!(h.streaming, "the stream goes on across the restart");
 }
@@ -395,4 +467,79 @@ fn a_cut_off_viewer_joins_again_and_is_asked_again() {
     h.consent(Decision::Allow { view_only: false });
     h.ice_connects();
     assert_eq!(h.viewer().machine.phase(), viewing::Phase::Connected);
+}
+
+/// The digits the viewer reported, if any.
+fn viewer_sas(h: &Harness) -> Option<Sas> {
+    h.viewer().reports.iter().find_map(|r| match r {
+        Report::Secured(sas) => Some(*sas),
+        _ => None,
+    })
+}
+
+#[test]
+fn both_people_see_the_same_security_code_before_consent() {
+    let mut h = Harness::new(false);
+    h.join(h.code());
+    assert!(matches!(h.agent.phase(), Phase::Asked { .. }), "{:?}", h.agent.phase());
+    let agent_sas = h.agent.verified().expect("the viewer was verified").sas;
+    assert_eq!(viewer_sas(&h), Some(agent_sas), "shown while the person is asked");
+    assert_eq!(agent_sas, Sas::from_fingerprints(FP_AGENT, FP_VIEWER));
+    h.consent(Decision::Allow { view_only: false });
+    h.ice_connects();
+    assert!(h.streaming);
+}
+
+#[test]
+fn a_machine_in_the_middle_shows_different_codes() {
+    let mut h = Harness::new(false);
+    h.mitm = Mitm::Both;
+    h.join(h.code());
+    // Each side completes the exchange with the middle, and each sees the middle's digits.
+    let agent_sas = h.agent.verified().expect("the middle's commitment holds").sas;
+    let viewer_sas = viewer_sas(&h).expect("the viewer shows digits");
+    assert_ne!(agent_sas, viewer_sas, "the two people read different codes");
+    assert_eq!(agent_sas, Sas::from_fingerprints(FP_AGENT, FP_MITM));
+    assert_eq!(viewer_sas, Sas::from_fingerprints(FP_MITM, FP_VIEWER));
+}
+
+#[test]
+fn a_swapped_reveal_is_refused_before_the_person_is_asked() {
+    let mut h = Harness::new(false);
+    h.mitm = Mitm::RevealOnly;
+    h.join(h.code());
+    assert_eq!(*h.agent.phase(), Phase::Waiting, "never asked");
+    assert_eq!(bye_reason(h.outcome()), Some(ByeReason::Other), "{:?}", h.outcome());
+    assert!(h.outcome().to_string().contains("committed"), "{}", h.outcome());
+}
+
+#[test]
+fn an_offer_with_another_certificate_than_announced_ends_the_viewers_session() {
+    let mut h = Harness::new(false);
+    h.mitm = Mitm::OfferOnly;
+    h.join(h.code());
+    h.consent(Decision::Allow { view_only: false });
+    assert!(
+        matches!(h.outcome(), Outcome::Failed(why) if why.contains("announced")),
+        "{:?}",
+        h.outcome()
+    );
+    assert_eq!(h.viewer().answers, 0, "nothing was answered");
+}
+
+#[test]
+fn a_viewer_that_never_reveals_is_not_asked_about() {
+    let mut h = Harness::new(false);
+    let code = h.code();
+    let conn = ConnId(h.next_conn);
+    h.next_conn += 1;
+    h.server_event(rendezvous::Event::Connected { conn, addr: ADDR });
+    h.to_server.push_back((conn, hello(Role::Viewer)));
+    let join =
+        tether_proto::signal::Join { code, resume: None, commit: Some(commitment(FP_VIEWER)) };
+    h.to_server.push_back((conn, ClientMsg::Join(join)));
+    h.settle();
+    assert!(matches!(h.agent.phase(), Phase::Verifying { .. }));
+    h.advance(sharing::VERIFY_TIMEOUT);
+    assert_eq!(*h.agent.phase(), Phase::Waiting, "refused, never asked");
 }

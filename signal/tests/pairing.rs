@@ -72,7 +72,7 @@ async fn offer_answer_and_candidates_are_relayed_both_ways() {
     assert!(matches!(next(&mut agent).await, ServerMsg::Code(c) if c.code != code));
     viewer.send(&ClientMsg::Join(Join::new(code))).await.unwrap();
     expect_error(&mut viewer, ErrorCode::Expired).await;
-    viewer.send(&ClientMsg::Join(Join { code, resume: Some(token) })).await.unwrap();
+    viewer.send(&ClientMsg::Join(Join { code, resume: Some(token), commit: None })).await.unwrap();
     assert!(matches!(next(&mut viewer).await, ServerMsg::Joined(_)));
     assert!(matches!(next(&mut agent).await, ServerMsg::PeerJoined(_)));
     server.shutdown().await;

@@ -4,6 +4,7 @@
 // shown), input.js (remote control).
 
 import { normaliseCode, signalingUrl } from './protocol.js';
+import { normaliseFingerprint } from './sas.js';
 import { Session } from './session.js';
 import { View } from './view.js';
 import { attachInput } from './input.js';
@@ -18,7 +19,7 @@ const status = {
   stats: null,
   inputSent: 0,
   mdnsDropped: 0,
-  // The short authentication string once the answer is made (sas.js).
+  // The short authentication string, once both fingerprints are known (sas.js).
   sas: null,
 };
 window.tether = status;
@@ -35,6 +36,20 @@ const clock = {
   setInterval: (f, ms) => setInterval(f, ms),
   clearInterval: (t) => clearInterval(t),
 };
+
+/**
+ * The certificate for the next session and its fingerprint, or null where the browser cannot
+ * tell the fingerprint or hash (no getFingerprints, no crypto.subtle outside a secure
+ * context): the security code then comes with the offer.
+ */
+async function makeIdentity() {
+  if (!globalThis.crypto || !globalThis.crypto.subtle) return null;
+  const certificate = await RTCPeerConnection.generateCertificate({ name: 'ECDSA', namedCurve: 'P-256' });
+  if (typeof certificate.getFingerprints !== 'function') return null;
+  const sha256 = certificate.getFingerprints().find((f) => f.algorithm === 'sha-256');
+  const fingerprint = sha256 && normaliseFingerprint(`${sha256.algorithm} ${sha256.value}`);
+  return fingerprint ? { certificate, fingerprint } : null;
+}
 
 const view = new View(document);
 const { ui } = view;
@@ -54,6 +69,7 @@ ui.form.addEventListener('submit', (e) => {
     url: signalingUrl(location.href),
     connect: (url) => new WebSocket(url),
     createPeer: (config) => new RTCPeerConnection(config),
+    makeIdentity,
     clock,
     view,
     status,

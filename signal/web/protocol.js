@@ -22,7 +22,13 @@ export function signalingUrl(pageHref) {
 // ---- The viewer's messages ------------------------------------------------------------------
 
 export const hello = (name) => ({ type: 'hello', version: PROTOCOL_VERSION, role: 'viewer', name });
-export const join = (code) => ({ type: 'join', code });
+/** `join`, with the commitment to our certificate's fingerprint when there is one (sas.js). */
+export function join(code, commit) {
+  const msg = { type: 'join', code };
+  if (commit) msg.commit = commit;
+  return msg;
+}
+export const fingerprint = (fp) => ({ type: 'fingerprint', fingerprint: fp });
 export const answer = (sdp) => ({ type: 'answer', sdp });
 
 /** A local candidate (an RTCIceCandidate, or null for the end of candidates). */

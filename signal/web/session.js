@@ -5,6 +5,9 @@
 //
 //   connect(url)        -> a WebSocket-like object (send, close, readyState, on* handlers)
 //   createPeer(config)  -> an RTCPeerConnection-like object
+//   makeIdentity()      -> a promise of { certificate, fingerprint } (the certificate the peer
+//                          connection will use, made before `join` so the security code can be
+//                          compared while the person is asked), or of null
 //   clock               -> { now, setTimeout, clearTimeout, setInterval, clearInterval }
 //   view                -> what the person sees (view.js): message, state, showSession,
 //                          showTrack, connected, stats, ended
@@ -16,7 +19,9 @@
 
 import * as wire from './protocol.js';
 import { summariseStats } from './stats.js';
-import { sasFromSdps } from './sas.js';
+import {
+  commitment, fingerprint, normaliseFingerprint, sasFromFingerprints, sasFromSdps,
+} from './sas.js';
 
 export const STATS_EVERY_MS = 1000;
 // Pointer moves are dropped (never buttons or keys) while this much input is still queued.
@@ -74,6 +79,7 @@ export function byeText(bye) {
 }
 
 export const LOST_TEXT = 'The connection to the server was lost.';
+export const IMPOSTOR_TEXT = 'The computer\'s connection offer carries another certificate than the one it announced: someone may be in between. Connect again and compare the security code.';
 export const JOIN_TIMEOUT_TEXT = 'The server did not answer in time. Try again in a moment.';
 
 // ---- The error policy -----------------------------------------------------------------------
@@ -94,10 +100,19 @@ export function errorEndsSession(code, hasPeer) {
 
 export class Session {
   constructor({ code, name, url, connect, createPeer, clock, view, status, log = console,
-    onEnd = () => {} }) {
+    onEnd = () => {}, makeIdentity = async () => null }) {
     this.code = code;
     this.name = name;
     this.createPeer = createPeer;
+    /** Our certificate and its fingerprint, once made (null: none, the code comes later). */
+    this.identity = null;
+    this.identityReady = Promise.resolve()
+      .then(makeIdentity)
+      .then((identity) => { this.identity = identity || null; })
+      .catch((err) => log.warn('no certificate made before the join', err));
+    /** The agent's fingerprint, from its `fingerprint` message or its first offer. */
+    this.agentFingerprint = null;
+    this.agentName = '';
     this.clock = clock;
     this.view = view;
     this.status = status;
@@ -121,6 +136,7 @@ export class Session {
     status.joinedAt = clock.now();
     status.firstFrameMs = null;
     status.marks = {};
+    status.sas = null;
     this.joinTimer = clock.setTimeout(() => this.onJoinTimeout(), JOIN_TIMEOUT_MS);
     this.ws = connect(url);
     this.ws.onopen = () => this.onOpen();
@@ -151,12 +167,17 @@ export class Session {
     this.view.state(text, isError);
   }
 
-  onOpen() {
+  async onOpen() {
     if (this.ended) return;
     this.mark('open');
     this.send(wire.hello(this.name));
-    this.send(wire.join(this.code));
     this.view.message('Looking for the computer…', true);
+    await this.identityReady;
+    const commit = this.identity
+      ? await commitment(this.identity.fingerprint).catch(() => null)
+      : null;
+    if (!commit) this.identity = null;
+    if (!this.ended) this.send(wire.join(this.code, commit));
   }
 
   onSignal(data) {
@@ -175,6 +196,9 @@ export class Session {
       case 'candidate':
         this.onRemoteCandidate(msg.candidate);
         break;
+      case 'fingerprint':
+        this.onAgentFingerprint(msg.fingerprint);
+        break;
       case 'bye':
         this.end({ kind: 'bye', reason: msg.reason, text: byeText(msg), isError: msg.reason !== 'hangup' });
         break;
@@ -191,8 +215,27 @@ export class Session {
     this.clearJoinTimer();
     this.mark('joined');
     this.ice = msg.ice;
+    this.agentName = msg.agent_name || 'the computer';
     this.view.showSession();
-    this.setPhase('waiting', `Waiting for the person at ${msg.agent_name || 'the computer'} to allow you…`);
+    this.setPhase('waiting', this.waitingText());
+  }
+
+  waitingText() {
+    const text = `Waiting for the person at ${this.agentName} to allow you…`;
+    const sas = this.status.sas;
+    return sas ? `${text} Security code ${sas}: read it to them; it must match the one on their screen.` : text;
+  }
+
+  /** The agent's fingerprint before its offer: reveal ours and show the digits, once. */
+  async onAgentFingerprint(text) {
+    if (!this.identity || this.agentFingerprint || this.pc) return;
+    if (this.phase !== 'joining' && this.phase !== 'waiting') return;
+    const theirs = normaliseFingerprint(text);
+    if (!theirs) return;
+    this.agentFingerprint = theirs;
+    const own = this.identity.fingerprint;
+    this.send(wire.fingerprint(own));
+    await this.showSas(sasFromFingerprints(theirs, own));
   }
 
   onError(err) {
@@ -234,6 +277,13 @@ export class Session {
 
   async onOffer(sdp) {
     if (this.ended) return;
+    const offered = fingerprint(sdp);
+    if (this.agentFingerprint && offered !== this.agentFingerprint) {
+      this.send(wire.bye('hangup'));
+      this.end({ kind: 'error', code: 'certificate', text: IMPOSTOR_TEXT, isError: true });
+      return;
+    }
+    this.agentFingerprint = offered;
     if (this.pc) {
       // A new offer on a live session: the agent restarts ICE. Answer on the same connection.
       const pc = this.pc;
@@ -246,7 +296,9 @@ export class Session {
     this.clearJoinTimer();
     this.setPhase('connecting', 'Connecting…');
     this.armConnectDeadline();
-    const pc = this.createPeer(wire.rtcConfiguration(this.ice));
+    const config = wire.rtcConfiguration(this.ice);
+    if (this.identity) config.certificates = [this.identity.certificate];
+    const pc = this.createPeer(config);
     this.pc = pc;
     pc.onicecandidate = (e) => this.onLocalCandidate(e.candidate);
     pc.ontrack = (e) => this.onTrack(e.track, e.receiver);
@@ -260,15 +312,16 @@ export class Session {
     if (this.ended) return;
     this.send(wire.answer(pc.localDescription.sdp));
     for (const c of this.pendingCandidates.splice(0)) this.addCandidate(c);
-    this.showSas(sdp, pc.localDescription.sdp);
+    if (!this.status.sas) this.showSas(sasFromSdps(sdp, pc.localDescription.sdp));
   }
 
-  /** The short authentication string of this offer and answer, for the person to compare. */
-  async showSas(offer, answer) {
-    const sas = await sasFromSdps(offer, answer).catch(() => null);
-    if (this.ended || !sas) return;
+  /** The short authentication string (a promise of it), for the person to compare. */
+  async showSas(digits) {
+    const sas = await Promise.resolve(digits).catch(() => null);
+    if (this.ended || !sas || this.status.sas) return;
     this.status.sas = sas;
     this.log.info(`sas: ${sas}`);
+    if (this.phase === 'waiting') this.setPhase('waiting', this.waitingText());
     if (this.phase === 'connected') this.setPhase('connected', this.connectedText());
   }
 

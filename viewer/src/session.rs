@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
-use tether_media::rtc::{PeerEvent, PeerLink, PeerOptions, Side, selected_pair};
+use tether_media::rtc::{DtlsIdentity, PeerEvent, PeerLink, PeerOptions, Side, selected_pair};
 use tether_proto::input::{INPUT_CHANNEL, InputMsg};
 use tether_proto::signal::{Role, Sdp, ServerMsg};
 use tether_proto::{IceConfig, LocalIce, SessionCode};
@@ -54,6 +54,8 @@ const STATS_BUDGET: Duration = Duration::from_millis(300);
 struct Io<'a> {
     settings: &'a ViewerSettings,
     tx: SignalSender,
+    /// The certificate `join` committed to, for the peer connection.
+    identity: DtlsIdentity,
     peer: Option<PeerLink>,
     decoding: Decoding,
     audio: AudioReceiver,
@@ -74,14 +76,18 @@ pub async fn run(
     settings: &ViewerSettings,
     mut input: Option<&mut mpsc::Receiver<InputMsg>>,
 ) -> anyhow::Result<Outcome> {
+    // Made first: the join commits to its fingerprint.
+    let identity = DtlsIdentity::generate().context("cannot make a DTLS certificate")?;
     let mut client = SignalClient::connect(server, options).await?;
     client.hello(Role::Viewer, &settings.name).await?;
     let (tx, mut rx) = client.split();
-    let mut viewing =
-        Viewing::new(code, settings.connect_timeout, settings.ice.clone()).resuming(resume.take());
+    let mut viewing = Viewing::new(code, settings.connect_timeout, settings.ice.clone())
+        .resuming(resume.take())
+        .with_fingerprint(identity.fingerprint().to_owned());
     let mut io = Io {
         settings,
         tx,
+        identity,
         peer: None,
         decoding: Decoding::start(
             settings.snapshot.clone(),
@@ -183,14 +189,11 @@ impl Io<'_> {
             ice: ice.clone(),
             udp_bind: self.settings.udp_bind.clone(),
             congestion: None,
+            identity: Some(self.identity.clone()),
         };
         let peer = self.peer.insert(PeerLink::new(&options, Side::Answerer).await?);
-        let answer = peer.answer(offer).await.context("the offer could not be applied")?;
-        // Read aloud against the agent's: a server in the middle cannot make them match.
-        if let Some(sas) = peer.sas() {
-            say(self.settings.ui.as_deref(), &Report::Secured(sas));
-        }
-        Ok(answer)
+        // The security code was reported by the session rules, from the fingerprints.
+        peer.answer(offer).await.context("the offer could not be applied")
     }
 
     /// Answers a renegotiation offer (an ICE restart) on the live peer connection.

@@ -1,10 +1,11 @@
-//! The browser viewer end to end: the agent (embedded server, auto-allow) shares an Xvfb
-//! display; Debian's Chromium, driven by playwright-core (`e2e/browser/viewer.mjs`), opens the
-//! page the agent prints, types the code and must decode H.264 frames that show the known
-//! picture.
+//! The browser viewer end to end: the agent (embedded server, consent on its terminal) shares
+//! an Xvfb display; Debian's Chromium, driven by playwright-core (`e2e/browser/viewer.mjs`),
+//! opens the page the agent prints and types the code; the page must show the agent's security
+//! code while the person is asked, then decode H.264 frames that show the known picture.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -36,15 +37,16 @@ fn start_agent(display: &str) -> Agent {
     let mut cmd = Command::new(workspace_bin("tether-agent"));
     cmd.env("DISPLAY", display)
         .args(["--bind", "127.0.0.1:0", "--udp-bind", "127.0.0.1:0"])
-        .args(["--auto-allow", "--no-tray", "--no-audio"]);
+        .args(["--no-tray", "--no-audio"])
+        .stdin(Stdio::piped());
     let mut process = ChildProcess::spawn(cmd).expect("agent starts");
     let page = process.wait_for_line("viewer: ", PATIENCE).expect("viewer line");
     let code = process.wait_for_line("code: ", PATIENCE).expect("code line");
     Agent { process, page, code }
 }
 
-/// Runs the playwright script and returns its `result:` object.
-fn run_browser(page: &str, code: &str, out: &Path, extra: &[&str]) -> Value {
+/// Starts the playwright script; [`browser_result`] reads what it reports.
+fn start_browser(page: &str, code: &str, out: &Path, extra: &[&str]) -> ChildProcess {
     let dir = e2e_dir();
     assert!(
         dir.join("node_modules/playwright-core").is_dir(),
@@ -55,7 +57,11 @@ fn run_browser(page: &str, code: &str, out: &Path, extra: &[&str]) -> Value {
         .args(["--url", page, "--code", code, "--out"])
         .arg(out)
         .args(extra);
-    let mut node = ChildProcess::spawn(cmd).expect("node starts");
+    ChildProcess::spawn(cmd).expect("node starts")
+}
+
+/// The script's `result:` object.
+fn browser_result(node: &mut ChildProcess) -> Value {
     let line = node.wait_for_line("result: ", BROWSER_PATIENCE).expect("the script reports");
     let result: Value = serde_json::from_str(&line).expect("the result is JSON");
     assert!(result.get("error").is_none(), "the browser script failed: {result:#}");
@@ -82,10 +88,21 @@ fn a_browser_decodes_the_screen_as_h264() {
 
     let mut agent = start_agent(xvfb.display());
     assert!(agent.page.starts_with("http://127.0.0.1:") && agent.page.ends_with('/'));
-    let input_args = ["--clicks", "0.25,0.75,0;0.5,0.5,2", "--keys", "KeyA,Shift+Enter"];
-    let result = run_browser(&agent.page, &agent.code, &out, &input_args);
-    // The page shows the same short authentication string as the agent, beside "Connected".
+    let args = ["--consent", "--clicks", "0.25,0.75,0;0.5,0.5,2", "--keys", "KeyA,Shift+Enter"];
+    let mut node = start_browser(&agent.page, &agent.code, &out, &args);
+    // While the person is asked, both show the same security code.
+    agent.process.wait_for_line("state: asked by ", BROWSER_PATIENCE).expect("the agent asks");
     let agent_sas = agent.process.wait_for_line("sas: ", PATIENCE).expect("agent shows the SAS");
+    let waiting = node.wait_for_line("waiting: ", BROWSER_PATIENCE).expect("the page waits");
+    let waiting: Value = serde_json::from_str(&waiting).expect("JSON");
+    assert_eq!(waiting["sas"], agent_sas.as_str(), "{waiting:#}");
+    let waiting_text = waiting["stateText"].as_str().unwrap_or_default();
+    assert!(waiting_text.contains(&format!("Security code {agent_sas}")), "{waiting_text}");
+    // A yes counts a second after the question (agent/src/ui).
+    std::thread::sleep(Duration::from_millis(1500));
+    writeln!(agent.process.stdin().expect("piped"), "y").expect("answered");
+    let result = browser_result(&mut node);
+    // The same digits beside "Connected".
     assert_eq!(result["sas"], agent_sas.as_str(), "{result:#}");
     let state_text = result["stateText"].as_str().unwrap_or_default();
     assert!(state_text.contains(&format!("Security code {agent_sas}")), "{state_text}");

@@ -73,9 +73,15 @@ async fn serve(mut ui: UiEnd, mut lines: mpsc::Receiver<String>) {
                     }
                     let name = if peer.name.is_empty() { "A viewer" } else { &peer.name };
                     let secs = deadline.saturating_duration_since(Instant::now()).as_secs();
+                    let check = match view.sas {
+                        Some(sas) => format!(
+                            "Security code {sas}: allow only if the supporter reads the same."
+                        ),
+                        None => "This viewer shows no security code.".to_owned(),
+                    };
                     // A whole line: other state lines may follow before the answer.
                     println!(
-                        "{name} ({}) asks to see this screen. Allow? [y]es / [v]iew only / [N]o (no answer in {secs} s means no)",
+                        "{name} ({}) asks to see this screen. {check} Allow? [y]es / [v]iew only / [N]o (no answer in {secs} s means no)",
                         peer.addr
                     );
                 }
@@ -155,7 +161,7 @@ mod tests {
     use tether_proto::signal::PeerJoined;
 
     fn sam() -> PeerJoined {
-        PeerJoined { name: "Sam".into(), addr: "127.0.0.1".into(), ice: None }
+        PeerJoined { name: "Sam".into(), addr: "127.0.0.1".into(), ice: None, commit: None }
     }
 
     fn view(phase: Phase) -> View {

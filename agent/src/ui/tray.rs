@@ -173,7 +173,8 @@ impl Tray {
             }
         }
         if let (None, Some((ask, peer, deadline))) = (&self.dialog, asked) {
-            self.dialog = Some(ConsentDialog::open(ask, peer, deadline, ui.commands.clone()));
+            let commands = ui.commands.clone();
+            self.dialog = Some(ConsentDialog::open(ask, peer, view.sas, deadline, commands));
         }
     }
 }
@@ -184,7 +185,8 @@ fn icon_state(view: &View) -> IconState {
     match view.phase {
         Phase::Allowed { .. } | Phase::Streaming { .. } => IconState::Sharing,
         _ if view.reconnecting => IconState::Offline,
-        Phase::Waiting | Phase::Ended => IconState::Waiting,
+        // Verifying lasts a round trip and shows nothing yet.
+        Phase::Waiting | Phase::Verifying { .. } | Phase::Ended => IconState::Waiting,
         Phase::Asked { .. } => IconState::Asked,
     }
 }

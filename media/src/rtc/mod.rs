@@ -4,6 +4,7 @@
 
 mod assembler;
 mod congestion;
+mod identity;
 mod keyframe;
 mod link;
 mod pacer;
@@ -14,6 +15,7 @@ mod video_rtp;
 
 pub use assembler::{AssembledFrame, AssemblerStats, FrameAssembler, reorder_wait};
 pub use congestion::{CongestionSettings, EstimateSnapshot, FeedbackWindow, LinkEstimate};
+pub use identity::DtlsIdentity;
 pub use link::{PeerLink, Side};
 pub use pacer::{PACING_FACTOR, Pacer};
 pub use pair::{PairEnd, SelectedPair, selected_pair, settled_pair};

@@ -26,6 +26,7 @@ use webrtc::peer_connection::{
 };
 
 use super::congestion::CongestionSettings;
+use super::identity::DtlsIdentity;
 use super::keyframe::{KEYFRAME_REQUEST_SLOT, KeyframeRequestForwarder};
 use super::runtime::BufferedRuntime;
 use super::video_rtp::PLAYOUT_DELAY_URI;
@@ -101,6 +102,8 @@ pub struct PeerOptions {
     pub udp_bind: Vec<String>,
     /// Send-side congestion control, for the peer that sends video (the agent).
     pub congestion: Option<CongestionSettings>,
+    /// The certificate whose fingerprint was shown before consent; a fresh one if `None`.
+    pub identity: Option<DtlsIdentity>,
 }
 
 struct Handler {
@@ -194,7 +197,9 @@ pub async fn build_peer(
         TransportPolicy::All => RTCIceTransportPolicy::All,
         TransportPolicy::Relay => RTCIceTransportPolicy::Relay,
     };
+    let certificates = options.identity.iter().map(DtlsIdentity::certificate).collect();
     let config = RTCConfigurationBuilder::new()
+        .with_certificates(certificates)
         .with_ice_servers(ice_servers)
         .with_ice_transport_policy(policy)
         // One transport for every media section: one set of candidates to check through NATs.

@@ -29,6 +29,16 @@ fn client_messages_have_the_documented_shape() {
         ClientMsg::Join(Join::new(code())),
         json!({"type": "join", "code": "482913075"}),
     );
+    let commit = "57dbe14c7de1058733af7f56b1eb84d3c96e6fd26c7e8ca285110a52052f501d";
+    roundtrip_client(
+        ClientMsg::Join(Join { code: code(), resume: None, commit: Some(commit.into()) }),
+        json!({"type": "join", "code": "482913075", "commit": commit}),
+    );
+    let fingerprint = "sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:3A:2E:61:9F:7B:90:42:5A:8E:1F:26:E7";
+    roundtrip_client(
+        ClientMsg::Fingerprint(Fingerprint { fingerprint: fingerprint.into() }),
+        json!({"type": "fingerprint", "fingerprint": fingerprint}),
+    );
     roundtrip_client(
         ClientMsg::Offer(Sdp { sdp: "v=0\r\n".into() }),
         json!({"type": "offer", "sdp": "v=0\r\n"}),
@@ -73,8 +83,19 @@ fn server_messages_have_the_documented_shape() {
             name: "Sam".into(),
             addr: "192.0.2.7".into(),
             ice: None,
+            commit: None,
         }),
         json!({"type": "peer_joined", "name": "Sam", "addr": "192.0.2.7"}),
+    );
+    let commit = "57dbe14c7de1058733af7f56b1eb84d3c96e6fd26c7e8ca285110a52052f501d";
+    roundtrip_server(
+        ServerMsg::PeerJoined(PeerJoined {
+            name: "Sam".into(),
+            addr: "192.0.2.7".into(),
+            ice: None,
+            commit: Some(commit.into()),
+        }),
+        json!({"type": "peer_joined", "name": "Sam", "addr": "192.0.2.7", "commit": commit}),
     );
     roundtrip_server(
         ServerMsg::Joined(Joined { agent_name: "front-desk".into(), ice, resume: None }),
@@ -103,6 +124,9 @@ fn name_defaults_to_empty_and_unknown_fields_are_ignored() {
 fn relayed_messages_keep_their_content() {
     let sdp = Sdp { sdp: "v=0".into() };
     assert_eq!(ClientMsg::Offer(sdp.clone()).into_relayed(), Some(ServerMsg::Offer(sdp)));
+    let fp = Fingerprint { fingerprint: "sha-256 AB:CD".into() };
+    let relayed = ClientMsg::Fingerprint(fp.clone()).into_relayed();
+    assert_eq!(relayed, Some(ServerMsg::Fingerprint(fp)));
     assert_eq!(ClientMsg::NewCode.into_relayed(), None);
 }
 

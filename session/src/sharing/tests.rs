@@ -3,7 +3,7 @@ use super::*;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 fn sam() -> PeerJoined {
-    PeerJoined { name: "Sam".into(), addr: "192.0.2.7".into(), ice: None }
+    PeerJoined { name: "Sam".into(), addr: "192.0.2.7".into(), ice: None, commit: None }
 }
 
 fn code(n: u32) -> SessionCode {
@@ -110,7 +110,8 @@ fn an_answer_to_an_earlier_request_is_ignored() {
 #[test]
 fn a_second_viewer_is_not_asked_about() {
     let (mut m, t0, ask) = asked();
-    let other = PeerJoined { name: "Eve".into(), addr: "198.51.100.1".into(), ice: None };
+    let other =
+        PeerJoined { name: "Eve".into(), addr: "198.51.100.1".into(), ice: None, commit: None };
     assert!(m.handle(t0, Event::PeerJoined(other.clone())).is_empty());
     m.handle(t0, Event::Consent { ask, decision: Decision::Allow { view_only: false } });
     assert!(m.handle(t0, Event::PeerJoined(other)).is_empty());
@@ -275,4 +276,73 @@ fn a_session_that_connected_has_no_connect_deadline() {
     assert_eq!(m.connect_deadline(), None);
     assert!(m.handle(t0 + CONNECT_TIMEOUT * 2, Event::Timeout).is_empty());
     assert!(matches!(m.phase(), Phase::Streaming { .. }));
+}
+
+const FP_AGENT: &str = "sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:3A:2E:61:9F:7B:90:42:5A:8E:1F:26:E7";
+const FP_VIEWER: &str = "sha-256 0F:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
+
+/// Sam, committed to `FP_VIEWER`: the agent reveals its fingerprint and waits for Sam's.
+fn verifying() -> (Sharing, Instant) {
+    let t0 = Instant::now();
+    let mut m = Sharing::new(TIMEOUT, false);
+    m.handle(t0, Event::Code(code(482_913_075)));
+    let peer = PeerJoined { commit: Some(commitment(FP_VIEWER)), ..sam() };
+    let actions = m.handle(t0, Event::PeerJoined(peer));
+    assert_eq!(actions, vec![Action::Show, Action::RevealFingerprint]);
+    assert!(matches!(m.phase(), Phase::Verifying { .. }));
+    assert_eq!(m.next_deadline(), Some(t0 + VERIFY_TIMEOUT));
+    assert_eq!(m.verified(), None);
+    (m, t0)
+}
+
+fn reveal(theirs: &str) -> Event {
+    Event::PeerFingerprint { ours: FP_AGENT.into(), theirs: theirs.into() }
+}
+
+#[test]
+fn a_committed_viewer_is_asked_with_the_security_code_once_its_fingerprint_matches() {
+    let (mut m, t0) = verifying();
+    // The viewer's own spelling (lower case) is normalised before it is checked.
+    let actions = m.handle(t0, reveal(&FP_VIEWER.to_ascii_lowercase()));
+    assert_eq!(actions, vec![Action::Show, Action::Ask]);
+    let verified = m.verified().expect("verified").clone();
+    assert_eq!(verified.sas, Sas::from_fingerprints(FP_AGENT, FP_VIEWER));
+    let Phase::Asked { ask, .. } = m.phase().clone() else { panic!() };
+    m.handle(t0, Event::Consent { ask, decision: Decision::Allow { view_only: false } });
+    assert!(m.answer_matches(&format!("v=0\r\na=fingerprint:{FP_VIEWER}\r\n")));
+    assert!(!m.answer_matches(&format!("v=0\r\na=fingerprint:{FP_AGENT}\r\n")));
+    assert!(!m.answer_matches("v=0\r\n"), "an answer with no fingerprint is not the viewer's");
+    // A second reveal changes nothing.
+    assert_eq!(m.handle(t0, reveal(FP_AGENT)), vec![]);
+    assert_eq!(m.verified(), Some(&verified));
+}
+
+#[test]
+fn a_fingerprint_that_breaks_the_commitment_is_refused_unasked() {
+    for wrong in [FP_AGENT, "not a fingerprint", ""] {
+        let (mut m, t0) = verifying();
+        let actions = m.handle(t0, reveal(wrong));
+        assert_eq!(bye_reason(&actions), Some(ByeReason::Other), "{wrong:?}");
+        assert!(!actions.contains(&Action::Ask));
+        assert_eq!(m.phase(), &Phase::Waiting);
+        assert_eq!(m.verified(), None);
+    }
+}
+
+#[test]
+fn a_viewer_that_does_not_reveal_in_time_is_refused_unasked() {
+    let (mut m, t0) = verifying();
+    assert_eq!(m.handle(t0 + VERIFY_TIMEOUT / 2, Event::Timeout), vec![]);
+    let actions = m.handle(t0 + VERIFY_TIMEOUT, Event::Timeout);
+    assert_eq!(bye_reason(&actions), Some(ByeReason::Other));
+    assert_eq!(m.phase(), &Phase::Waiting);
+    // A late reveal is about no request.
+    assert_eq!(m.handle(t0 + VERIFY_TIMEOUT, reveal(FP_VIEWER)), vec![]);
+}
+
+#[test]
+fn a_viewer_without_a_commitment_is_asked_without_a_code_and_any_answer_goes() {
+    let (m, _, _) = asked();
+    assert_eq!(m.verified(), None);
+    assert!(m.answer_matches("v=0\r\n"));
 }

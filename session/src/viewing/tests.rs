@@ -1,6 +1,7 @@
 use super::*;
-use tether_proto::signal::{ErrorMsg, Joined};
+use tether_proto::signal::{ErrorMsg, Fingerprint, Joined};
 use tether_proto::{ErrorCode, IceServer, TransportPolicy};
+use tether_proto::{Sas, commitment};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -357,5 +358,85 @@ fn the_resume_token_from_joined_goes_into_the_next_join() {
         Viewing::new(code(), Duration::from_secs(20), LocalIce::default()).resuming(token);
     let start = second.start(t0);
     let resume = Some("t1".to_owned());
-    assert_eq!(start[0], Action::Send(ClientMsg::Join(Join { code: code(), resume })));
+    assert_eq!(
+        start[0],
+        Action::Send(ClientMsg::Join(Join { code: code(), resume, commit: None }))
+    );
+}
+
+const FP_AGENT: &str = "sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:3A:2E:61:9F:7B:90:42:5A:8E:1F:26:E7";
+const FP_VIEWER: &str = "sha-256 0F:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
+
+fn agent_fingerprint(fp: &str) -> Event {
+    Event::Server(ServerMsg::Fingerprint(Fingerprint { fingerprint: fp.into() }))
+}
+
+fn sent(actions: &[Action]) -> Vec<&ClientMsg> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send(msg) => Some(msg),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_join_commits_and_the_fingerprint_is_revealed_once_after_the_agents() {
+    let t0 = Instant::now();
+    let mut v =
+        Viewing::new(code(), TIMEOUT, LocalIce::default()).with_fingerprint(FP_VIEWER.into());
+    let start = v.start(t0);
+    let Action::Send(ClientMsg::Join(join)) = &start[0] else { panic!("{start:?}") };
+    assert_eq!(join.commit.as_deref(), Some(commitment(FP_VIEWER).as_str()));
+    v.handle(t0, joined("front-desk"));
+    let actions = v.handle(t0, agent_fingerprint(&FP_AGENT.to_ascii_lowercase()));
+    let reveal = ClientMsg::Fingerprint(Fingerprint { fingerprint: FP_VIEWER.into() });
+    assert_eq!(sent(&actions), [&reveal]);
+    let sas = Sas::from_fingerprints(FP_AGENT, FP_VIEWER);
+    assert!(actions.contains(&Action::Report(Report::Secured(sas))), "{actions:?}");
+    // Once: a second one (a replay, a confused agent) is ignored.
+    assert_eq!(v.handle(t0, agent_fingerprint(FP_VIEWER)), vec![]);
+    // The offer with the announced certificate is answered, and the digits are not repeated.
+    let actions = v.handle(t0, offer(&format!("v=0\r\na=fingerprint:{FP_AGENT}\r\n")));
+    assert!(actions.iter().any(|a| matches!(a, Action::Answer { .. })), "{actions:?}");
+    assert!(!actions.iter().any(|a| matches!(a, Action::Report(Report::Secured(_)))));
+}
+
+#[test]
+fn an_offer_with_another_certificate_ends_the_session_unanswered() {
+    let t0 = Instant::now();
+    let mut v =
+        Viewing::new(code(), TIMEOUT, LocalIce::default()).with_fingerprint(FP_VIEWER.into());
+    v.start(t0);
+    v.handle(t0, joined("front-desk"));
+    v.handle(t0, agent_fingerprint(FP_AGENT));
+    let actions = v.handle(t0, offer(&format!("v=0\r\na=fingerprint:{FP_VIEWER}\r\n")));
+    assert!(!actions.iter().any(|a| matches!(a, Action::Answer { .. })));
+    assert!(matches!(actions.last(), Some(Action::End(Outcome::Failed(_)))), "{actions:?}");
+    assert_eq!(v.phase(), Phase::Ended);
+}
+
+#[test]
+fn without_an_announcement_the_offers_certificate_gives_the_code_and_binds_restarts() {
+    let t0 = Instant::now();
+    let mut v =
+        Viewing::new(code(), TIMEOUT, LocalIce::default()).with_fingerprint(FP_VIEWER.into());
+    v.start(t0);
+    v.handle(t0, joined("front-desk"));
+    let first = format!("v=0\r\na=fingerprint:{FP_AGENT}\r\n");
+    let actions = v.handle(t0, offer(&first));
+    let sas = Sas::from_fingerprints(FP_AGENT, FP_VIEWER);
+    assert!(actions.contains(&Action::Report(Report::Secured(sas))), "{actions:?}");
+    v.handle(t0, Event::Answered(Sdp { sdp: "answer".into() }));
+    // A restart offer must keep the certificate.
+    let swapped = v.handle(t0, offer(&format!("v=0\r\na=fingerprint:{FP_VIEWER}\r\n")));
+    assert!(matches!(swapped.last(), Some(Action::End(Outcome::Failed(_)))), "{swapped:?}");
+}
+
+#[test]
+fn a_fingerprint_without_a_commitment_of_ours_is_ignored() {
+    let (mut v, t0) = viewing();
+    v.handle(t0, joined("front-desk"));
+    assert_eq!(v.handle(t0, agent_fingerprint(FP_AGENT)), vec![]);
 }

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tether_proto::IceConfig;
-use tether_proto::signal::{Candidate, IceCandidate, Join, Sdp};
+use tether_proto::signal::{Candidate, Fingerprint, IceCandidate, Join, Sdp};
 
 use super::*;
 
@@ -70,7 +70,7 @@ impl World {
     }
 
     fn resume(&mut self, conn: u64, code: SessionCode, token: &str) -> Vec<Action> {
-        self.msg(conn, ClientMsg::Join(Join { code, resume: Some(token.into()) }))
+        self.msg(conn, ClientMsg::Join(Join { code, resume: Some(token.into()), commit: None }))
     }
 
     fn bye(&mut self, conn: u64, reason: ByeReason) -> Vec<Action> {
@@ -136,7 +136,8 @@ fn a_whole_pairing_relays_both_ways() {
             ServerMsg::PeerJoined(PeerJoined {
                 name: "Sam".into(),
                 addr: "192.0.2.7".into(),
-                ice: Some(IceConfig::default())
+                ice: Some(IceConfig::default()),
+                commit: None,
             })
         )
     );
@@ -466,4 +467,37 @@ fn huge_lifetimes_do_not_panic() {
     w.join(2, code);
     w.bye(2, ByeReason::Hangup);
     w.advance(Duration::from_secs(3600));
+}
+
+#[test]
+fn the_viewers_commitment_reaches_the_agent_and_fingerprints_are_relayed() {
+    let mut w = World::new();
+    let code = w.agent(1);
+    w.connect(2, VIEWER_IP, Role::Viewer, "Sam");
+    let commit = "57dbe14c7de1058733af7f56b1eb84d3c96e6fd26c7e8ca285110a52052f501d".to_owned();
+    let join = Join { code, resume: None, commit: Some(commit.clone()) };
+    let out = w.msg(2, ClientMsg::Join(join));
+    assert!(
+        matches!(&out[0], Action::Send(ConnId(1), ServerMsg::PeerJoined(p)) if p.commit == Some(commit)),
+        "{out:?}"
+    );
+    let fp = Fingerprint { fingerprint: "sha-256 AB:CD".into() };
+    let out = w.msg(1, ClientMsg::Fingerprint(fp.clone()));
+    assert_eq!(out, vec![Action::Send(ConnId(2), ServerMsg::Fingerprint(fp))]);
+}
+
+#[test]
+fn a_commitment_that_is_not_a_sha256_is_malformed_and_pairs_nothing() {
+    let mut w = World::new();
+    let code = w.agent(1);
+    w.connect(2, VIEWER_IP, Role::Viewer, "Sam");
+    for bad in ["", "xyz", &"A".repeat(64), &"0".repeat(65_000)] {
+        let join = Join { code, resume: None, commit: Some(bad.to_owned()) };
+        let out = w.msg(2, ClientMsg::Join(join));
+        assert!(
+            matches!(&out[..], [Action::Send(ConnId(2), ServerMsg::Error(e))] if e.code == ErrorCode::Malformed),
+            "{out:?}"
+        );
+    }
+    assert!(matches!(w.join(2, code)[0], Action::Send(ConnId(1), ServerMsg::PeerJoined(_))));
 }

@@ -28,6 +28,8 @@ test('the viewer messages have the documented shapes', () => {
   assert.equal(wire.encode(wire.hello('Sam')),
     '{"type":"hello","version":1,"role":"viewer","name":"Sam"}');
   assert.deepEqual(wire.join('482913075'), { type: 'join', code: '482913075' });
+  assert.deepEqual(wire.join('482913075', 'ab'), { type: 'join', code: '482913075', commit: 'ab' });
+  assert.deepEqual(wire.fingerprint('sha-256 AB'), { type: 'fingerprint', fingerprint: 'sha-256 AB' });
   assert.deepEqual(wire.answer('v=0\r\n'), { type: 'answer', sdp: 'v=0\r\n' });
   assert.deepEqual(wire.bye('ice_failed'), { type: 'bye', reason: 'ice_failed' });
   assert.ok(!('message' in wire.bye('hangup')), 'no message field without a message');

@@ -3,8 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
+import { commitment, sasFromFingerprints } from '../sas.js';
 import {
-  BYE_TEXT, CONNECT_TIMEOUT_MS, JOIN_TIMEOUT_MS, JOIN_TIMEOUT_TEXT, LOST_TEXT,
+  BYE_TEXT, IMPOSTOR_TEXT, CONNECT_TIMEOUT_MS, JOIN_TIMEOUT_MS, JOIN_TIMEOUT_TEXT, LOST_TEXT,
   MAX_BUFFERED_INPUT, STATS_EVERY_MS, Session, errorEndsSession, errorText,
 } from '../session.js';
 
@@ -186,7 +187,7 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 const ICE = { ice_servers: [{ urls: ['stun:192.0.2.1:3478'] }], ice_transport_policy: 'all' };
 const OFFER_SDP = 'v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\na=setup:actpass\r\n';
 
-function start({ refuseOffers = null } = {}) {
+function start({ refuseOffers = null, identity = null } = {}) {
   const clock = new FakeClock();
   const view = new FakeView();
   const status = { state: 'idle', joinedAt: null, firstFrameMs: null, marks: {}, stats: null,
@@ -211,6 +212,7 @@ function start({ refuseOffers = null } = {}) {
       peers.push(pc);
       return pc;
     },
+    makeIdentity: async () => identity,
     clock,
     view,
     status,
@@ -262,7 +264,7 @@ function assertEnded(s, outcome, shown) {
 
 // ---- Joining --------------------------------------------------------------------------------
 
-test('join: hello and join once the socket opens, then the waiting screen', () => {
+test('join: hello and join once the socket opens, then the waiting screen', async () => {
   const s = start();
   assert.equal(s.ws.url, 'ws://127.0.0.1:8080/ws');
   assert.equal(s.session.phase, 'joining');
@@ -271,6 +273,7 @@ test('join: hello and join once the socket opens, then the waiting screen', () =
   assert.deepEqual(s.ws.frames, []);
   s.clock.advance(12);
   s.ws.open();
+  await settle();
   assert.deepEqual(s.ws.frames, [
     '{"type":"hello","version":1,"role":"viewer","name":"Sam"}',
     '{"type":"join","code":"482913075"}',
@@ -659,4 +662,75 @@ test('input: only the channel labelled input is used', async () => {
   s.pc.ondatachannel({ channel: { label: 'chat', readyState: 'open', bufferedAmount: 0, send() {} } });
   assert.equal(s.session.input, null);
   assert.equal(s.session.sendInput({ type: 'release_all' }), false);
+});
+
+// ---- The security code before consent --------------------------------------------------------
+
+const FP_AGENT = 'sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:3A:2E:61:9F:7B:90:42:5A:8E:1F:26:E7';
+const FP_VIEWER = 'sha-256 0F:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF';
+const CERTIFICATE = { fake: 'certificate' };
+/** Waits (in real time: WebCrypto hashes on a thread) until `done()`, for up to 5 s. */
+async function until(done) {
+  const giveUp = Date.now() + 5000;
+  while (!done() && Date.now() < giveUp) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+const offerWith = (fp) => `${OFFER_SDP}a=fingerprint:${fp}\r\n`;
+
+/** Joined with a certificate, the agent's fingerprint received. */
+async function verified() {
+  const s = start({ identity: { certificate: CERTIFICATE, fingerprint: FP_VIEWER } });
+  s.ws.open();
+  await until(() => s.ws.sent.length >= 2);
+  s.ws.receive({ type: 'joined', agent_name: 'front-desk', ice: ICE });
+  s.ws.receive({ type: 'fingerprint', fingerprint: FP_AGENT.toLowerCase() });
+  // The digits take a hop through WebCrypto's thread.
+  await until(() => s.status.sas);
+  return s;
+}
+
+test('security code: join commits, the reveal follows the agent\'s fingerprint, the code shows while waiting', async () => {
+  const s = await verified();
+  const [, join, reveal, ...rest] = s.ws.sent;
+  assert.deepEqual(join, { type: 'join', code: '482913075', commit: await commitment(FP_VIEWER) });
+  assert.deepEqual(reveal, { type: 'fingerprint', fingerprint: FP_VIEWER });
+  assert.deepEqual(rest, []);
+  const sas = await sasFromFingerprints(FP_AGENT, FP_VIEWER);
+  assert.equal(s.status.sas, sas);
+  assert.match(s.view.stateText, new RegExp(`Security code ${sas}`));
+  assert.equal(s.session.phase, 'waiting');
+  // Once only.
+  s.ws.receive({ type: 'fingerprint', fingerprint: FP_VIEWER });
+  await settle();
+  assert.equal(s.ws.sent.filter((m) => m.type === 'fingerprint').length, 1);
+  assert.equal(s.status.sas, sas);
+});
+
+test('security code: the announced certificate\'s offer is answered on our own certificate', async () => {
+  const s = await verified();
+  const sas = s.status.sas;
+  s.ws.receive({ type: 'offer', sdp: offerWith(FP_AGENT) });
+  await settle();
+  assert.deepEqual(s.peers[0].config.certificates, [CERTIFICATE]);
+  assert.equal(s.ws.sent.filter((m) => m.type === 'answer').length, 1);
+  assert.equal(s.status.sas, sas, 'the digits stay');
+});
+
+test('security code: an offer with another certificate than announced ends the session', async () => {
+  const s = await verified();
+  s.ws.receive({ type: 'offer', sdp: offerWith(FP_VIEWER) });
+  await settle();
+  assert.equal(s.peers.length, 0, 'no peer connection made');
+  assert.deepEqual(s.ws.sent.at(-1), { type: 'bye', reason: 'hangup' });
+  assert.equal(s.session.phase, 'ended');
+  assert.deepEqual(s.view.endedWith, { text: IMPOSTOR_TEXT, isError: true });
+});
+
+test('security code: without a certificate of ours, no commitment and the agent\'s fingerprint is ignored', async () => {
+  const s = joined();
+  await settle();
+  assert.deepEqual(s.ws.sent[1], { type: 'join', code: '482913075' });
+  s.ws.receive({ type: 'fingerprint', fingerprint: FP_AGENT });
+  await settle();
+  assert.equal(s.ws.sent.filter((m) => m.type === 'fingerprint').length, 0);
+  assert.equal(s.status.sas, null);
 });

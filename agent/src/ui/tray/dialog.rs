@@ -1,5 +1,5 @@
-//! The consent dialog: who asks (name and address), a countdown, and Allow / Allow view-only /
-//! Deny. Closing the window is Deny. Deny has the focus (Enter or Space is Deny), and both
+//! The consent dialog: who asks (name and address), the security code to compare with the
+//! supporter's, a countdown, and Allow / Allow view-only / Deny. Closing the window is Deny. Deny has the focus (Enter or Space is Deny), and both
 //! Allows stay insensitive for [`ALLOW_ARMS_AFTER`] after the dialog appears, so that a click
 //! or key press meant for another window cannot accept. The three buttons share one row of
 //! equal widths at the bottom, which the Xvfb test relies on to click them.
@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use gtk::prelude::*;
+use tether_proto::Sas;
 use tether_proto::signal::PeerJoined;
 use tether_session::sharing::Decision;
 use tokio::sync::mpsc;
@@ -33,12 +34,13 @@ impl ConsentDialog {
     pub fn open(
         ask: u64,
         peer: &PeerJoined,
+        sas: Option<Sas>,
         deadline: Instant,
         commands: mpsc::Sender<Command>,
     ) -> Self {
         let window = gtk::Window::new(gtk::WindowType::Toplevel);
         window.set_title(TITLE);
-        window.set_default_size(460, 170);
+        window.set_default_size(460, 200);
         window.set_position(gtk::WindowPosition::Center);
         window.set_keep_above(true);
 
@@ -55,10 +57,19 @@ impl ConsentDialog {
             glib_escape(&peer.addr)
         ));
         question.set_line_wrap(true);
+        let check = gtk::Label::new(None);
+        check.set_markup(&match sas {
+            Some(sas) => format!(
+                "Security code <b>{sas}</b>: ask the supporter to read theirs. Allow only if they are the same."
+            ),
+            None => "This viewer shows no security code: allow only if you know who asks.".into(),
+        });
+        check.set_line_wrap(true);
         let countdown = gtk::Label::new(None);
         countdown.set_vexpand(true);
         countdown.set_valign(gtk::Align::Start);
         body.pack_start(&question, false, false, 0);
+        body.pack_start(&check, false, false, 0);
         body.pack_start(&countdown, true, true, 0);
 
         let shown_at = Instant::now();
@@ -108,6 +119,10 @@ impl ConsentDialog {
             deny.grab_focus();
         }
         println!("tray: consent dialog for {name:?} from {}", peer.addr);
+        match sas {
+            Some(sas) => println!("tray: consent dialog security code {sas}"),
+            None => println!("tray: consent dialog without a security code"),
+        }
         dialog
     }
 
