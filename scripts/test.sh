@@ -47,3 +47,8 @@ cargo clippy --locked -p tether-agent --no-default-features --all-targets -- -D 
 
 echo "== cargo test"
 cargo test --locked --workspace -- --include-ignored
+
+echo "== fuzz: every target for ${FUZZ_SHORT_SECS:-20} s from its kept corpus (docs/security.md)"
+# Its own build cache beside the tests' one: instrumented builds share nothing with them.
+FUZZ_TARGET_DIR="${FUZZ_TARGET_DIR:-$HOME/.cache/tether/fuzz-target}" \
+  FUZZ_SHORT_SECS="${FUZZ_SHORT_SECS:-20}" scripts/fuzz.sh short
