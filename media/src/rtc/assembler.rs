@@ -63,11 +63,13 @@ pub struct FrameAssembler {
 }
 
 /// How long to wait for a missing packet on a path with round-trip time `rtt`: long enough for
-/// a NACK and its retransmission (one RTT) with room to spare, at least `floor`, at most a
-/// second. Giving up sooner than a retransmission can come only turns a repairable loss into
-/// a lost frame and a keyframe request, which on a slow link feeds on itself.
+/// a NACK (sent within the NACK interval, 20 ms) and its retransmission, and for the second
+/// NACK's if the first retransmission is lost too (two round trips), with room for the
+/// retransmission to queue behind the frame being sent; at least `floor`, at most a second.
+/// Giving up sooner than a retransmission can come only turns a repairable loss into a lost
+/// frame and a keyframe request, which on a slow or lossy link feeds on itself.
 pub fn reorder_wait(rtt: Duration, floor: Duration) -> Duration {
-    (rtt.mul_f64(1.5) + Duration::from_millis(40)).clamp(floor, Duration::from_secs(1).max(floor))
+    (rtt * 2 + Duration::from_millis(60)).clamp(floor, Duration::from_secs(1).max(floor))
 }
 
 impl FrameAssembler {
@@ -265,7 +267,8 @@ mod tests {
     fn the_wait_covers_a_retransmission() {
         let floor = Duration::from_millis(120);
         assert_eq!(reorder_wait(Duration::ZERO, floor), floor);
-        assert_eq!(reorder_wait(Duration::from_millis(200), floor), Duration::from_millis(340));
+        assert_eq!(reorder_wait(Duration::from_millis(60), floor), Duration::from_millis(180));
+        assert_eq!(reorder_wait(Duration::from_millis(200), floor), Duration::from_millis(460));
         assert_eq!(reorder_wait(Duration::from_secs(5), floor), Duration::from_secs(1));
     }
 
