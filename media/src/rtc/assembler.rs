@@ -42,6 +42,8 @@ struct Pending {
     timestamp: u32,
     marker: bool,
     payload: Bytes,
+    /// When it came: the first packet after a hole dates the hole.
+    arrived: Instant,
 }
 
 /// Most packets held while waiting for a gap to fill: a 1080p keyframe is a few hundred.
@@ -57,7 +59,6 @@ pub struct FrameAssembler {
     /// next marker resumes, so a long frame costs one look per packet, not one per packet held.
     scanned: u64,
     highest: Option<u64>,
-    gap_since: Option<Instant>,
     awaiting_keyframe: bool,
     stats: AssemblerStats,
 }
@@ -86,7 +87,6 @@ impl FrameAssembler {
             next_seq: None,
             scanned: 0,
             highest: None,
-            gap_since: None,
             awaiting_keyframe: true,
             stats: AssemblerStats::default(),
         }
@@ -106,21 +106,37 @@ impl FrameAssembler {
         if seq < next || self.pending.contains_key(&seq) {
             return Vec::new(); // late duplicate or retransmission of something already released
         }
-        self.pending.insert(seq, Pending { timestamp, marker, payload });
+        self.pending.insert(seq, Pending { timestamp, marker, payload, arrived: now });
         let mut out = Vec::new();
         self.release(&mut out);
-        // Over the cap even without a gap: a frame that never ends (no marker) is given up too.
-        let overfull = self.pending.len() > MAX_PENDING;
-        if overfull || self.has_gap() {
-            let since = *self.gap_since.get_or_insert(now);
-            if overfull || now.saturating_duration_since(since) >= self.max_wait {
-                self.skip_gap();
-                self.release(&mut out);
+        // Every overdue hole goes at once: after a stall the frames behind one hole have holes
+        // of their own, as old, and waiting out each in turn would put the picture seconds
+        // behind. Over the cap even without a hole: a frame that never ends (no marker) is
+        // given up too.
+        while self.pending.len() > MAX_PENDING || self.hole_overdue(now) {
+            if !self.skip_gap() {
+                break;
             }
-        } else {
-            self.gap_since = None;
+            self.release(&mut out);
         }
         out
+    }
+
+    /// Whether the first missing packet has been missing for `max_wait`: counted from the
+    /// arrival of the first packet after it, when the hole became visible (and NACKed).
+    fn hole_overdue(&self, now: Instant) -> bool {
+        if !self.has_gap() {
+            return false;
+        }
+        let Some(next) = self.next_seq else { return false };
+        let mut missing = next.max(self.scanned);
+        while self.pending.contains_key(&missing) {
+            missing += 1;
+        }
+        self.pending
+            .range(missing..)
+            .next()
+            .is_some_and(|(_, p)| now.saturating_duration_since(p.arrived) >= self.max_wait)
     }
 
     /// True while the decoder needs a keyframe: at the start and after a loss.
@@ -178,7 +194,6 @@ impl FrameAssembler {
             let packets: Vec<Pending> =
                 (next..=end).filter_map(|s| self.pending.remove(&s)).collect();
             self.next_seq = Some(end + 1);
-            self.gap_since = None;
             if let Some(frame) = self.depacketize(&packets) {
                 if frame.keyframe {
                     self.awaiting_keyframe = false;
@@ -203,9 +218,12 @@ impl FrameAssembler {
     }
 
     /// Gives up on the missing packets: drops everything up to the first frame boundary after
-    /// the gap and asks for a keyframe.
-    fn skip_gap(&mut self) {
-        let Some(next) = self.next_seq else { return };
+    /// the gap and asks for a keyframe. False if there was nothing to drop.
+    fn skip_gap(&mut self) -> bool {
+        let Some(next) = self.next_seq else { return false };
+        if self.pending.is_empty() {
+            return false;
+        }
         // The first marker at or after the gap ends the broken frame; the frame after it starts
         // clean (it may still be a delta frame, which waits for the keyframe).
         let boundary = self.pending.iter().find(|(_, p)| p.marker).map(|(&s, _)| s);
@@ -218,8 +236,8 @@ impl FrameAssembler {
         self.stats.frames_lost += lost_timestamps.len().max(1) as u64;
         self.pending = self.pending.split_off(&resume);
         self.next_seq = Some(resume);
-        self.gap_since = None;
         self.awaiting_keyframe = true;
+        true
     }
 
     fn depacketize(&mut self, packets: &[Pending]) -> Option<AssembledFrame> {
@@ -304,6 +322,43 @@ mod tests {
             part(false, false, &body[third..2 * third]),
             part(false, true, &body[2 * third..]),
         ]
+    }
+
+    #[test]
+    fn after_a_stall_every_overdue_hole_goes_at_once() {
+        let t = Instant::now();
+        let wait = Duration::from_millis(100);
+        let mut a = FrameAssembler::new(wait);
+        assert_eq!(push(&mut a, t, 10, 0, IDR).len(), 1);
+        // Four frames, each with a hole before it (11, 13, 15, 17 never come), then a keyframe:
+        // all in within a few milliseconds, as after a stall on the way.
+        for (i, seq) in [12u16, 14, 16, 18].into_iter().enumerate() {
+            let at = t + Duration::from_millis(i as u64);
+            assert!(push(&mut a, at, seq, 3000 * u32::from(seq), DELTA).is_empty());
+        }
+        assert!(push(&mut a, t + Duration::from_millis(5), 19, 60_000, IDR).is_empty());
+        // One wait later every hole is as old as the wait: the keyframe and the frame after
+        // it come out now, not one wait per hole later.
+        let frames = push(&mut a, t + wait + Duration::from_millis(6), 20, 63_000, DELTA);
+        let keyframes = frames.iter().filter(|f| f.keyframe).count();
+        assert_eq!((frames.len(), keyframes), (2, 1), "{frames:?}");
+        assert!(!a.wants_keyframe());
+    }
+
+    #[test]
+    fn a_hole_waits_from_when_it_became_visible() {
+        let t = Instant::now();
+        let wait = Duration::from_millis(100);
+        let mut a = FrameAssembler::new(wait);
+        assert_eq!(push(&mut a, t, 10, 0, IDR).len(), 1);
+        // 11 is missing; 12 shows the hole at t + 50 ms.
+        let seen = t + Duration::from_millis(50);
+        assert!(push(&mut a, seen, 12, 6000, DELTA).is_empty());
+        assert!(push(&mut a, seen + wait - Duration::from_millis(1), 13, 9000, DELTA).is_empty());
+        // Its retransmission, late but inside the wait counted from 12's arrival.
+        let frames = push(&mut a, seen + wait - Duration::from_millis(1), 11, 3000, DELTA);
+        assert_eq!(frames.len(), 3);
+        assert_eq!(a.stats().frames_lost, 0);
     }
 
     #[test]
