@@ -371,6 +371,21 @@ fn agent_fingerprint(fp: &str) -> Event {
     Event::Server(ServerMsg::Fingerprint(Fingerprint { fingerprint: fp.into() }))
 }
 
+/// A viewer that committed to `FP_VIEWER`, joined.
+fn committed_and_joined() -> (Viewing, Instant) {
+    let t0 = Instant::now();
+    let mut v =
+        Viewing::new(code(), TIMEOUT, LocalIce::default()).with_fingerprint(FP_VIEWER.into());
+    v.start(t0);
+    v.handle(t0, joined("front-desk"));
+    (v, t0)
+}
+
+/// An offer whose certificate has `fp`.
+fn offer_with(fp: &str) -> Event {
+    offer(&format!("v=0\r\na=fingerprint:{fp}\r\n"))
+}
+
 fn sent(actions: &[Action]) -> Vec<&ClientMsg> {
     actions
         .iter()
@@ -398,20 +413,16 @@ fn the_join_commits_and_the_fingerprint_is_revealed_once_after_the_agents() {
     // Once: a second one (a replay, a confused agent) is ignored.
     assert_eq!(v.handle(t0, agent_fingerprint(FP_VIEWER)), vec![]);
     // The offer with the announced certificate is answered, and the digits are not repeated.
-    let actions = v.handle(t0, offer(&format!("v=0\r\na=fingerprint:{FP_AGENT}\r\n")));
+    let actions = v.handle(t0, offer_with(FP_AGENT));
     assert!(actions.iter().any(|a| matches!(a, Action::Answer { .. })), "{actions:?}");
     assert!(!actions.iter().any(|a| matches!(a, Action::Report(Report::Secured(_)))));
 }
 
 #[test]
 fn an_offer_with_another_certificate_ends_the_session_unanswered() {
-    let t0 = Instant::now();
-    let mut v =
-        Viewing::new(code(), TIMEOUT, LocalIce::default()).with_fingerprint(FP_VIEWER.into());
-    v.start(t0);
-    v.handle(t0, joined("front-desk"));
+    let (mut v, t0) = committed_and_joined();
     v.handle(t0, agent_fingerprint(FP_AGENT));
-    let actions = v.handle(t0, offer(&format!("v=0\r\na=fingerprint:{FP_VIEWER}\r\n")));
+    let actions = v.handle(t0, offer_with(FP_VIEWER));
     assert!(!actions.iter().any(|a| matches!(a, Action::Answer { .. })));
     assert!(matches!(actions.last(), Some(Action::End(Outcome::Failed(_)))), "{actions:?}");
     assert_eq!(v.phase(), Phase::Ended);
@@ -419,18 +430,13 @@ fn an_offer_with_another_certificate_ends_the_session_unanswered() {
 
 #[test]
 fn without_an_announcement_the_offers_certificate_gives_the_code_and_binds_restarts() {
-    let t0 = Instant::now();
-    let mut v =
-        Viewing::new(code(), TIMEOUT, LocalIce::default()).with_fingerprint(FP_VIEWER.into());
-    v.start(t0);
-    v.handle(t0, joined("front-desk"));
-    let first = format!("v=0\r\na=fingerprint:{FP_AGENT}\r\n");
-    let actions = v.handle(t0, offer(&first));
+    let (mut v, t0) = committed_and_joined();
+    let actions = v.handle(t0, offer_with(FP_AGENT));
     let sas = Sas::from_fingerprints(FP_AGENT, FP_VIEWER);
     assert!(actions.contains(&Action::Report(Report::Secured(sas))), "{actions:?}");
     v.handle(t0, Event::Answered(Sdp { sdp: "answer".into() }));
     // A restart offer must keep the certificate.
-    let swapped = v.handle(t0, offer(&format!("v=0\r\na=fingerprint:{FP_VIEWER}\r\n")));
+    let swapped = v.handle(t0, offer_with(FP_VIEWER));
     assert!(matches!(swapped.last(), Some(Action::End(Outcome::Failed(_)))), "{swapped:?}");
 }
 
