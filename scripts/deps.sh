@@ -10,7 +10,7 @@ BUILD_PKGS=(build-essential pkg-config nasm cmake libxcb1-dev libxcb-shm0-dev li
   libasound2-dev libopus-dev libgtk-3-dev libayatana-appindicator3-dev libxdo-dev libxkbcommon-dev)
 TEST_PKGS=(xvfb xauth x11-xkb-utils xkb-data xdotool x11-apps x11-utils util-linux
   libxkbcommon-x11-0 libayatana-appindicator3-1 dbus dbus-x11 trayer imagemagick
-  pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox
+  pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox xclip
   chromium nodejs coturn iproute2 iptables)
 # The baselines of shared/notes/latency-bar.md: gst-launch-1.0 (tools), ximagesrc, rtph264pay,
 # udpsrc/udpsink, videocrop (good), videoconvert (base), openh264enc (bad, with libopenh264-7),

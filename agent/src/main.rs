@@ -3,6 +3,8 @@
 
 mod audio;
 mod capture;
+mod chat;
+mod clipboard;
 #[cfg(feature = "embedded-server")]
 mod embedded;
 #[cfg(not(feature = "embedded-server"))]
@@ -88,6 +90,9 @@ struct Cli {
     /// Do not share the system audio.
     #[arg(long)]
     no_audio: bool,
+    /// Do not share the clipboard with the viewer (either way). View-only sessions never do.
+    #[arg(long)]
+    no_clipboard: bool,
     /// Highest frame rate to capture and send.
     #[arg(long, value_name = "FPS", default_value_t = 60.0)]
     max_fps: f32,
@@ -162,6 +167,7 @@ async fn serve(cli: &Cli, loop_end: LoopEnd, terminal: Option<UiEnd>) -> anyhow:
         },
         udp_bind: cli.udp_bind.clone(),
         view_only: cli.view_only,
+        clipboard: !cli.no_clipboard,
         local_ice: local_ice(cli)?,
         audio: !cli.no_audio,
     };

@@ -15,6 +15,7 @@ use tether_media::rtc::{DtlsIdentity, PeerEvent};
 use tether_proto::signal::{Bye, ByeReason, Candidate, ClientMsg, Fingerprint, ServerMsg};
 use tether_proto::{IceConfig, SessionCode};
 use tether_session::LinkState;
+use tether_session::clipboard::ClipboardPolicy;
 use tether_session::sharing::{Action, Decision, Event, Phase, Sharing};
 use tether_signal_client::client::ClientOptions;
 
@@ -40,6 +41,8 @@ pub struct AgentSettings {
     pub local_ice: tether_proto::LocalIce,
     /// Share the system audio (off with `--no-audio`).
     pub audio: bool,
+    /// Share the clipboard in sessions that control (off with `--no-clipboard`).
+    pub clipboard: bool,
 }
 
 /// How often the loop checks that the capture thread is still alive.
@@ -89,7 +92,13 @@ pub async fn run(
                 Some(event) => event,
                 None => continue,
             },
-            Some(command) = ui.commands.recv() => command.into_event(),
+            Some(command) = ui.commands.recv() => match command.into_event() {
+                Ok(event) => event,
+                Err(chat) => {
+                    agent.chat(&chat).await;
+                    continue;
+                }
+            },
             () = sleep_until(deadline) => Event::Timeout,
             () = sleep_until(restart.map(tokio::time::Instant::from_std)) => {
                 agent.restart_if_due().await;
@@ -203,11 +212,15 @@ impl Agent<'_> {
                 let view_only = view_only || self.settings.view_only;
                 tracing::info!(view_only, "starting the session");
                 let input = InputSettings { view_only, monitor: self.settings.display };
+                let clipboard = match (view_only, self.settings.clipboard) {
+                    (true, _) => ClipboardPolicy::ViewOnly,
+                    (false, false) => ClipboardPolicy::Off,
+                    (false, true) => ClipboardPolicy::On,
+                };
                 let (ice, udp_bind) = (&self.ice, &self.settings.udp_bind);
-                let video = &self.settings.video;
+                let (audio, video) = (self.settings.audio, &self.settings.video);
                 let identity = self.identity.take();
-                match Session::start(ice, udp_bind, input, self.settings.audio, video, identity)
-                    .await
+                match Session::start(ice, udp_bind, input, clipboard, audio, video, identity).await
                 {
                     Ok((started, offer)) => {
                         self.session = Some(started);
@@ -257,6 +270,17 @@ impl Agent<'_> {
 
     /// Closes the peer connection at once, if there is one, and tells the viewer why (through
     /// the server, if it is there).
+    /// Sends the person's chat message, or says why it cannot go.
+    async fn chat(&mut self, text: &str) {
+        let sent = match &self.session {
+            Some(session) => session.send_chat(text).await,
+            None => Err("no viewer to chat with".into()),
+        };
+        if let Err(err) = sent {
+            println!("chat: not sent ({err})");
+        }
+    }
+
     async fn bye(&mut self, reason: ByeReason, message: String) {
         let capture_error = match self.session.take() {
             Some(s) => s.stop().await,

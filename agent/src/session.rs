@@ -12,15 +12,20 @@ use tether_media::rtc::{
     PeerOptions, RtcError, Side, negotiated_extension_id, video_track,
 };
 use tether_proto::IceConfig;
+use tether_proto::chat::CHAT_CHANNEL;
+use tether_proto::clipboard::CLIPBOARD_CHANNEL;
 use tether_proto::input::INPUT_CHANNEL;
 use tether_proto::signal::{IceCandidate, Sdp};
 use tether_session::RESTART_AFTER;
 use tether_session::candidates::{self, EarlyCandidates};
+use tether_session::clipboard::ClipboardPolicy;
 use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::rtp_transceiver::RtpSender;
 
 use crate::audio::{self, AudioPipeline, AudioTrack};
+use crate::chat::ChatService;
+use crate::clipboard::ClipboardService;
 use crate::input::{self, InputService, InputSettings};
 use crate::video::{MIN_BITRATE_BPS, SourceFactory, VideoPipeline, VideoSettings};
 
@@ -34,6 +39,11 @@ pub struct Session {
     input_channel: Arc<dyn DataChannel>,
     input_settings: InputSettings,
     input: Option<InputService>,
+    clipboard_channel: Arc<dyn DataChannel>,
+    clipboard_policy: ClipboardPolicy,
+    clipboard: Option<ClipboardService>,
+    chat_channel: Arc<dyn DataChannel>,
+    chat: Option<ChatService>,
     audio_track: Option<AudioTrack>,
     audio: Option<AudioPipeline>,
     /// What the congestion controller makes of the viewer's feedback; `None` with a fixed
@@ -52,17 +62,21 @@ struct Media {
     sender: Arc<dyn RtpSender>,
     ssrc: u32,
     input_channel: Arc<dyn DataChannel>,
+    clipboard_channel: Arc<dyn DataChannel>,
+    chat_channel: Arc<dyn DataChannel>,
     audio_track: Option<AudioTrack>,
     offer: Sdp,
 }
 
 impl Session {
     /// Builds the peer connection and returns it with the offer to send. `input` is decided
-    /// at consent time (view-only or not) and holds for the whole session.
+    /// at consent time (view-only or not) and holds for the whole session; so does
+    /// `clipboard` (off in view-only sessions and with `--no-clipboard`).
     pub async fn start(
         ice: &IceConfig,
         udp_bind: &[String],
         input: InputSettings,
+        clipboard: ClipboardPolicy,
         with_audio: bool,
         video: &VideoSettings,
         identity: Option<DtlsIdentity>,
@@ -99,6 +113,11 @@ impl Session {
             input_channel: media.input_channel,
             input_settings: input,
             input: None,
+            clipboard_channel: media.clipboard_channel,
+            clipboard_policy: clipboard,
+            clipboard: None,
+            chat_channel: media.chat_channel,
+            chat: None,
             audio_track: media.audio_track,
             audio: None,
             estimate: video.adaptive.then_some(estimate),
@@ -182,6 +201,9 @@ impl Session {
         let input = InputService::start(self.input_channel.clone(), self.input_settings)
             .map_err(|e| format!("cannot start the input thread: {e}"))?;
         self.input = Some(input);
+        self.clipboard =
+            Some(ClipboardService::start(self.clipboard_channel.clone(), self.clipboard_policy));
+        self.chat = Some(ChatService::start(self.chat_channel.clone()));
         if let Some(track) = &self.audio_track {
             let open = Box::new(audio::open_system_output);
             match track.start(open, audio::AudioSettings::default()).await {
@@ -190,6 +212,14 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Sends the person's chat message to the viewer.
+    pub async fn send_chat(&self, text: &str) -> Result<(), String> {
+        match &self.chat {
+            Some(chat) => chat.send(text).await,
+            None => Err("not connected yet".into()),
+        }
     }
 
     /// Whether the video stopped on its own (the display went away).
@@ -203,6 +233,12 @@ impl Session {
     pub async fn stop(mut self) -> Option<String> {
         if let Some(input) = self.input.take() {
             println!("{}", input.stop().await);
+        }
+        if let Some(clipboard) = self.clipboard.take() {
+            println!("{}", clipboard.stop().await);
+        }
+        if let Some(chat) = self.chat.take() {
+            println!("{}", chat.stop().await);
         }
         let capture_error = match self.video.take() {
             Some(video) => video.stop().await,
@@ -225,6 +261,8 @@ impl Drop for Session {
         tracing::warn!("a session was dropped without being stopped; stopping it");
         // Each part stops itself on drop; input goes first, as in `stop`.
         drop(self.input.take());
+        drop(self.clipboard.take());
+        drop(self.chat.take());
         drop(self.video.take());
         drop(self.audio.take());
         let pc = self.link.pc().clone();
@@ -239,7 +277,7 @@ impl Drop for Session {
     }
 }
 
-/// Adds the video track, the input channel and the audio track, and makes the offer.
+/// Adds the video track, the data channels and the audio track, and makes the offer.
 async fn add_media(link: &mut PeerLink, with_audio: bool) -> Result<Media, RtcError> {
     let pc = link.pc().clone();
     let ssrc = rand_ssrc();
@@ -247,12 +285,26 @@ async fn add_media(link: &mut PeerLink, with_audio: bool) -> Result<Media, RtcEr
     let sender = pc.add_track(track.clone()).await?;
     // Created before the offer so that the SDP carries the data channel (SCTP) section.
     let input_channel = pc.create_data_channel(INPUT_CHANNEL, Some(input::channel_init())).await?;
+    // Ordered and reliable like input: a clipboard text or a message arrives whole or not at
+    // all. The clipboard channel exists in view-only sessions too, to refuse (and count).
+    let clipboard_channel =
+        pc.create_data_channel(CLIPBOARD_CHANNEL, Some(input::channel_init())).await?;
+    let chat_channel = pc.create_data_channel(CHAT_CHANNEL, Some(input::channel_init())).await?;
     let audio_track = match with_audio {
         true => Some(AudioTrack::add_to(pc.as_ref(), rand_ssrc()).await?),
         false => None,
     };
     let offer = link.offer().await?;
-    Ok(Media { track, sender, ssrc, input_channel, audio_track, offer })
+    Ok(Media {
+        track,
+        sender,
+        ssrc,
+        input_channel,
+        clipboard_channel,
+        chat_channel,
+        audio_track,
+        offer,
+    })
 }
 
 fn rand_ssrc() -> u32 {
@@ -276,8 +328,17 @@ mod tests {
         let input = InputSettings { view_only: true, monitor: 0 };
         let video = VideoSettings { max_fps: 30.0, bitrate_bps: 1_000_000, adaptive: false };
         let udp = ["127.0.0.1:0".to_owned()];
-        let (session, _offer) =
-            Session::start(&IceConfig::default(), &udp, input, false, &video, None).await.unwrap();
+        let (session, _offer) = Session::start(
+            &IceConfig::default(),
+            &udp,
+            input,
+            ClipboardPolicy::ViewOnly,
+            false,
+            &video,
+            None,
+        )
+        .await
+        .unwrap();
         session
     }
 

@@ -3,12 +3,36 @@
 //
 //   node viewer.mjs --url http://127.0.0.1:PORT/ --code "482 913 075" --out DIR
 //                   [--clicks x,y,button;...] [--keys KeyA,Enter,...] [--consent]
+//                   [--chat TEXT]... [--paste TEXT] [--expect-chat TEXT]...
+//                   [--expect-clipboard TEXT]...
 //
 // With --consent the agent asks its person first: the script prints `waiting: {json}` (the
 // security code and the state line the page shows while it waits) before the picture comes.
 //
 // Clicks are at 0..1 of the shared display; the script turns them into page coordinates over
 // the video's content rectangle (letterboxing included) and clicks there with the real mouse.
+//
+// Chat and clipboard (the page's `chat` and `clipboard` channels; printed texts are JSON):
+//   --chat TEXT        once connected, types TEXT in the chat panel and presses Enter
+//                      (repeatable)
+//   --paste TEXT       puts TEXT on the browser's clipboard and presses Ctrl+V on the picture,
+//                      so the page sends it on `clipboard` before the keys; waits for the
+//                      answer (TEXT must be new to the computer: what it holds is not resent)
+//   --expect-chat TEXT / --expect-clipboard TEXT
+//                      before finishing, waits until the computer sent this chat message /
+//                      this clipboard text (and it is on the browser's clipboard)
+// Whenever they happen, in the order the page saw them, it prints:
+//   chat: you: "TEXT"                      the page sent this chat message (trimmed)
+//   chat: computer: "TEXT"                 a chat message from the computer
+//   clipboard: applied seq=N               the computer took the page's text N
+//   clipboard: refused seq=N reason=R      ... or refused it (view_only, off, too_large, failed)
+//   clipboard: received "TEXT"             the computer's clipboard text, written to the
+//                                          browser's clipboard (read back to check)
+//   clipboard: not written "TEXT"          ... which the browser would not write (the page
+//                                          answered refused{failed})
+//   clipboard: mismatch "TEXT" "OTHER"     ... written, but the browser's clipboard reads OTHER
+//   clipboard: notice "TEXT"               a clipboard notice the page showed
+// The context is granted clipboard-read and clipboard-write for the page's origin.
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +41,8 @@ import { join } from 'node:path';
 const PATIENCE_MS = 60_000;
 
 function parseArgs(argv) {
-  const args = { clicks: [], keys: [], consent: false };
+  const args = { clicks: [], keys: [], consent: false, chat: [], paste: null, expectChat: [],
+    expectClipboard: [] };
   for (let i = 2; i < argv.length; i += 2) {
     const [key, value] = [argv[i], argv[i + 1]];
     if (key === '--consent') {
@@ -29,7 +54,12 @@ function parseArgs(argv) {
     else if (key === '--clicks') {
       args.clicks = value.split(';').filter(Boolean).map((c) => c.split(',').map(Number));
     } else if (key === '--keys') args.keys = value.split(',').filter(Boolean);
+    else if (key === '--chat') args.chat.push(value);
+    else if (key === '--paste') args.paste = value;
+    else if (key === '--expect-chat') args.expectChat.push(value);
+    else if (key === '--expect-clipboard') args.expectClipboard.push(value);
     else throw new Error(`unknown argument ${key}`);
+    if (value === undefined && key !== '--consent') throw new Error(`${key} needs a value`);
   }
   if (!args.url || !args.code || !args.out) throw new Error('--url, --code and --out are required');
   return args;
@@ -43,6 +73,43 @@ function recordDataChannelSends() {
     if (this.label === 'input') window.__sent.push(data);
     return send.call(this, data);
   };
+}
+
+// Passes the page's chat and clipboard events (main.js emits them) to the script.
+function forwardPageEvents() {
+  for (const name of ['tether-chat', 'tether-clipboard']) {
+    window.addEventListener(name, (e) => window.__tetherReport(name, e.detail));
+  }
+}
+
+/** Values that arrived, and waits for one. */
+class Arrivals {
+  constructor() {
+    this.seen = [];
+    this.waiters = [];
+  }
+
+  add(value) {
+    this.seen.push(value);
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Resolves once `test(value)` held for an arrival (also an earlier one). */
+  async until(test, what, ms = PATIENCE_MS) {
+    const deadline = Date.now() + ms;
+    while (!this.seen.some(test)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.seen.find(test);
+  }
 }
 
 async function main() {
@@ -62,12 +129,51 @@ async function main() {
     ],
   });
   const result = {};
+  // The page's chat and clipboard events being printed (see onPageEvent).
+  let reports = Promise.resolve();
   try {
     const page = context.pages()[0] || (await context.newPage());
     const consoleLines = [];
     page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
     await page.addInitScript(recordDataChannelSends);
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'],
+      { origin: new URL(args.url).origin });
+    // What the computer sent on `chat` and `clipboard`.
+    const chats = new Arrivals();
+    const clipboardTexts = new Arrivals();
+    const onClipboardText = async ({ text, written }) => {
+      if (!written) {
+        console.log(`clipboard: not written ${JSON.stringify(text)}`);
+        return;
+      }
+      const now = await page.evaluate(() => navigator.clipboard.readText()).catch((e) => `(${e.message})`);
+      if (now === text) {
+        console.log(`clipboard: received ${JSON.stringify(text)}`);
+        clipboardTexts.add(text);
+      } else {
+        console.log(`clipboard: mismatch ${JSON.stringify(text)} ${JSON.stringify(now)}`);
+      }
+    };
+    const onPageEvent = async (name, detail) => {
+      if (name === 'tether-chat') {
+        console.log(`chat: ${detail.from}: ${JSON.stringify(detail.text)}`);
+        if (detail.from === 'computer') chats.add(detail.text);
+      } else if (name === 'tether-clipboard' && detail.kind === 'answer') {
+        const why = detail.type === 'refused' ? ` reason=${detail.reason}` : '';
+        console.log(`clipboard: ${detail.type} seq=${detail.seq}${why}`);
+      } else if (name === 'tether-clipboard' && detail.kind === 'received') {
+        await onClipboardText(detail);
+      } else if (name === 'tether-clipboard' && detail.kind === 'notice') {
+        console.log(`clipboard: notice ${JSON.stringify(detail.text)}`);
+      }
+    };
+    // One after the other, so the lines come in the order the page saw things.
+    await page.exposeBinding('__tetherReport', (_source, name, detail) => {
+      reports = reports.then(() => onPageEvent(name, detail))
+        .catch((e) => consoleLines.push(`script: ${e.message}`));
+    });
+    await page.addInitScript(forwardPageEvents);
     await page.goto(args.url);
     await page.fill('#code', args.code);
     await page.fill('#name', 'Browser test');
@@ -152,11 +258,62 @@ async function main() {
       // Focus leaves the picture: the viewer lets go of everything.
       await page.evaluate(() => document.getElementById('video').blur());
     }
+    for (const text of args.chat) {
+      // Typed key by key into the panel's field: none of these keys may reach the computer.
+      await page.waitForFunction(() => !document.getElementById('toggle-chat').disabled, null,
+        { timeout: PATIENCE_MS });
+      if (await page.isHidden('#chat-panel')) await page.click('#toggle-chat');
+      const before = await page.evaluate(() => window.tether.chat.length);
+      await page.locator('#chat-text').pressSequentially(text);
+      await page.press('#chat-text', 'Enter');
+      await page.waitForFunction((n) => window.tether.chat.length > n
+        || !document.getElementById('chat-problem').hidden, before, { timeout: PATIENCE_MS });
+      const sent = await page.evaluate((n) => window.tether.chat.slice(n).some((e) => e.from === 'you'), before);
+      if (!sent) throw new Error(`chat not sent: ${await page.textContent('#chat-problem')}`);
+    }
+    if (args.chat.length) {
+      // Closed again: the picture gets its width and the keyboard back.
+      await page.click('#toggle-chat');
+    }
+    if (args.paste !== null) {
+      await page.waitForFunction(() => window.tether.clipboard.available, null,
+        { timeout: PATIENCE_MS });
+      await page.evaluate((text) => navigator.clipboard.writeText(text), args.paste);
+      const mark = await page.evaluate(() => {
+        const c = window.tether.clipboard;
+        return { answered: c.applied + c.refused, notice: JSON.stringify(c.lastNotice),
+          sent: window.__sent.length };
+      });
+      await page.focus('#video');
+      await page.keyboard.press('Control+V');
+      // The answer, or else what the page said (a text it would not send, say). A text the
+      // computer holds already is not sent again: no answer, no notice.
+      await page.waitForFunction((m) => {
+        const c = window.tether.clipboard;
+        return c.applied + c.refused > m.answered || JSON.stringify(c.lastNotice) !== m.notice;
+      }, mark, { timeout: 10_000 }).catch(() => {
+        throw new Error('--paste: no clipboard answer and no notice within 10 s of Ctrl+V');
+      });
+      // The held keys go right after the answer; focus leaves the picture after them.
+      await page.waitForFunction((n) => window.__sent.slice(n).some((m) => m.includes('"KeyV"')),
+        mark.sent, { timeout: 5_000 }).catch(() => {});
+      await page.evaluate(() => document.getElementById('video').blur());
+    }
+    for (const text of args.expectChat) await chats.until((t) => t === text, `chat ${JSON.stringify(text)}`);
+    for (const text of args.expectClipboard) {
+      await clipboardTexts.until((t) => t === text, `clipboard ${JSON.stringify(text)}`);
+    }
+    if (args.chat.length || args.paste !== null || args.expectChat.length || args.expectClipboard.length) {
+      result.chat = await page.evaluate(() => window.tether.chat);
+      result.clipboard = await page.evaluate(() => window.tether.clipboard);
+    }
     result.sent = await page.evaluate(() => window.__sent);
     result.console = consoleLines;
   } catch (err) {
     result.error = String(err && err.stack ? err.stack : err);
   } finally {
+    // Lines about what already happened come before the result.
+    await Promise.race([reports, new Promise((resolve) => setTimeout(resolve, 2000))]);
     console.log(`result: ${JSON.stringify(result)}`);
     await context.close();
     rmSync(profile, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 //! Tether's wire protocol, with no I/O: the signaling messages and their JSON encoding, the
-//! input data channel's messages, session codes, typed wire errors, ICE server configuration
+//! input, clipboard and chat data channels' messages, session codes, typed wire errors, ICE server configuration
 //! and TURN REST credentials. The peers' session rules built on it are `tether-session`.
 //!
 //! Nothing here reads the clock or the OS random source: callers pass time and randomness in,
@@ -7,6 +7,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod chat;
+pub mod clipboard;
 mod code;
 mod error;
 mod ice;

@@ -1,6 +1,8 @@
 //! Every JSON example in docs/protocol.md decodes as the message it documents, so the page
 //! cannot drift from the code.
 
+use tether_proto::chat::ChatMsg;
+use tether_proto::clipboard::ClipboardMsg;
 use tether_proto::input::InputMsg;
 use tether_proto::signal::{ClientMsg, ServerMsg};
 
@@ -17,12 +19,13 @@ fn every_example_in_the_protocol_page_decodes() {
             let as_client = ClientMsg::decode(&text);
             let as_server = ServerMsg::decode(&text);
             let as_input = InputMsg::decode(&text);
+            let as_channel = ClipboardMsg::decode(&text).is_ok() || ChatMsg::decode(&text).is_ok();
             assert!(
-                as_client.is_ok() || as_server.is_ok() || as_input.is_ok(),
+                as_client.is_ok() || as_server.is_ok() || as_input.is_ok() || as_channel,
                 "{text}\nclient: {as_client:?}\nserver: {as_server:?}\ninput: {as_input:?}"
             );
             examples += 1;
         }
     }
-    assert!(examples >= 19, "only {examples} examples found");
+    assert!(examples >= 24, "only {examples} examples found");
 }

@@ -4,6 +4,7 @@
 //! - [`sharing`]: the agent's side: consent, stop, new code.
 //! - [`viewing`]: the viewer's side: join, answer, connect deadline, ICE-restart re-answers,
 //!   the error policy, the typed reports its user interfaces show and the reconnect decision.
+//! - [`clipboard`]: what each side shares of its clipboard, and the echo rule.
 //! - [`candidates`]: remote ICE candidates held until they can be used, bounded.
 //! - [`display`]: names from the network made safe to show in a prompt.
 //! - [`quality`]: the agent's video bitrate and frame rate from what the link allows.
@@ -19,6 +20,7 @@
 
 mod backoff;
 pub mod candidates;
+pub mod clipboard;
 pub mod display;
 mod gate;
 mod ice_restart;

@@ -20,7 +20,7 @@ const STYLE_CSS: &str = include_str!("../web/style.css");
 const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 
 /// The page's ES modules by URL path: `main.js` is the entry (index.html) and imports the rest.
-const MODULES: [(&str, &str); 7] = [
+const MODULES: [(&str, &str); 11] = [
     ("/main.js", include_str!("../web/main.js")),
     ("/protocol.js", include_str!("../web/protocol.js")),
     ("/session.js", include_str!("../web/session.js")),
@@ -28,6 +28,10 @@ const MODULES: [(&str, &str); 7] = [
     ("/view.js", include_str!("../web/view.js")),
     ("/input.js", include_str!("../web/input.js")),
     ("/sas.js", include_str!("../web/sas.js")),
+    ("/text.js", include_str!("../web/text.js")),
+    ("/clipboard.js", include_str!("../web/clipboard.js")),
+    ("/chat.js", include_str!("../web/chat.js")),
+    ("/chatview.js", include_str!("../web/chatview.js")),
 ];
 
 /// The routes of the browser viewer, to merge into the server's router.

@@ -57,13 +57,15 @@ export function wheelMessage(deltaX, deltaY, deltaMode) {
 
 /**
  * A `key` message for a keydown/keyup of KeyboardEvent.code `code`, or null for none: no
- * code, an auto-repeat or a key already down (the agent's X server repeats held keys itself).
- * `held` is the set of codes down; it is updated.
+ * code, an auto-repeat or a key already down (the agent's X server repeats held keys itself),
+ * or the release of a key that did not go down here (Escape closing the chat, say, released
+ * once the picture has the focus back). `held` is the set of codes down; it is updated.
  */
 export function keyMessage(eventType, code, repeat, held) {
   if (!code) return null;
   const down = eventType === 'keydown';
   if (down && (repeat || held.has(code))) return null;
+  if (!down && !held.has(code)) return null;
   if (down) held.add(code);
   else held.delete(code);
   return { type: 'key', code, down };
@@ -71,14 +73,69 @@ export function keyMessage(eventType, code, repeat, held) {
 
 export const releaseAll = () => ({ type: 'release_all' });
 
+/**
+ * Whether a keydown pastes on the computer: Ctrl+V or Meta+V (with or without Shift, as
+ * terminals paste), or Shift+Insert. Its keys wait until the clipboard is across.
+ */
+export function isPasteKey(e) {
+  if (e.type !== 'keydown' || e.repeat || e.altKey) return false;
+  if (e.code === 'KeyV') return Boolean(e.ctrlKey || e.metaKey);
+  return e.code === 'Insert' && Boolean(e.shiftKey) && !e.ctrlKey && !e.metaKey;
+}
+
+/** Most input messages held while a paste waits (beyond it, pointer moves are dropped). */
+export const MAX_HELD_INPUT = 256;
+
+/**
+ * Input for a session, sent at once or, while `hold(session)` lasts, kept in order until
+ * `release(current)` sends it to that session (or drops it when `current` is another one).
+ * Pure: the session is anything with `sendInput(msg, droppable)`.
+ */
+export class InputGate {
+  constructor() {
+    this.session = null;
+    this.queue = null;
+  }
+
+  get holding() {
+    return this.queue !== null;
+  }
+
+  hold(session) {
+    this.session = session;
+    this.queue = [];
+  }
+
+  send(session, msg, droppable) {
+    if (this.queue === null || session !== this.session) return session.sendInput(msg, droppable);
+    if (droppable && this.queue.length >= MAX_HELD_INPUT) return false;
+    this.queue.push([msg, droppable]);
+    return true;
+  }
+
+  release(current) {
+    const { queue, session } = this;
+    this.queue = null;
+    this.session = null;
+    if (!queue || current !== session) return;
+    for (const [msg, droppable] of queue) session.sendInput(msg, droppable);
+  }
+}
+
 // ---- The DOM side ---------------------------------------------------------------------------
 
 /**
  * Captures input on `video` for `target()` (the running session, or null): an object with
  * `sendInput(msg, droppable)`. Every key goes to the computer, none to the page (the toolbar
- * has the page's own buttons); losing focus lets go of everything.
+ * has the page's own buttons); losing focus lets go of everything. Only events on the video
+ * itself count: keys typed in the chat, say, are the page's.
+ *
+ * `onPaste(session)`, when given, is asked on a paste key (isPasteKey): it returns null, or a
+ * promise that settles once the clipboard is across; the paste key and everything after it
+ * wait for it (InputGate), so the application there pastes the new text.
  */
-export function attachInput(video, target, win) {
+export function attachInput(video, target, win, { onPaste = () => null } = {}) {
+  const gate = new InputGate();
   // The keys down, for the session they went down in.
   const held = new Set();
   let heldFor = null;
@@ -97,30 +154,38 @@ export function attachInput(video, target, win) {
     const at = normalisePointer(e.clientX, e.clientY, rect);
     if (!at) return;
     const messages = pointerMessages(e.type, at, e.button);
-    session.sendInput(messages[0].msg, messages[0].droppable);
+    gate.send(session, messages[0].msg, messages[0].droppable);
     if (messages.length > 1) {
       e.preventDefault();
       if (e.type === 'pointerdown') {
         video.focus();
         video.setPointerCapture(e.pointerId);
       }
-      session.sendInput(messages[1].msg, messages[1].droppable);
+      gate.send(session, messages[1].msg, messages[1].droppable);
     }
   }
 
   function onKey(e) {
     const session = target();
-    if (!session || !e.code) return;
+    if (!session || !e.code || e.target !== video) return;
     e.preventDefault();
     const msg = keyMessage(e.type, e.code, e.repeat, keysOf(session));
-    if (msg) session.sendInput(msg);
+    if (!msg) return;
+    if (!gate.holding && isPasteKey(e)) {
+      const pasted = onPaste(session);
+      if (pasted) {
+        gate.hold(session);
+        Promise.resolve(pasted).catch(() => {}).then(() => gate.release(target()));
+      }
+    }
+    gate.send(session, msg);
   }
 
   function letGo() {
     const session = target();
     if (!session) return;
     keysOf(session).clear();
-    session.sendInput(releaseAll());
+    gate.send(session, releaseAll());
   }
 
   video.addEventListener('pointermove', onPointer);
@@ -132,7 +197,7 @@ export function attachInput(video, target, win) {
     const session = target();
     if (!session) return;
     const msg = wheelMessage(e.deltaX, e.deltaY, e.deltaMode);
-    if (msg) session.sendInput(msg);
+    if (msg) gate.send(session, msg);
   }, { passive: false });
   video.addEventListener('keydown', onKey);
   video.addEventListener('keyup', onKey);

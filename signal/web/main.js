@@ -1,13 +1,19 @@
 // Tether's browser viewer. It speaks only what docs/protocol.md documents: the signaling
-// WebSocket at <base>/ws and the `input` data channel the agent opens. This module wires the
-// page: protocol.js (the wire format), session.js (one session, DOM-free), view.js (what is
-// shown), input.js (remote control).
+// WebSocket at <base>/ws and the `input`, `clipboard` and `chat` data channels the agent opens.
+// This module wires the page: protocol.js (the wire format), session.js (one session,
+// DOM-free), view.js (what is shown), input.js (remote control), clipboard.js and chat.js (the
+// other two channels, DOM-free) and chatview.js (the chat panel).
 
 import { normaliseCode, signalingUrl } from './protocol.js';
 import { normaliseFingerprint } from './sas.js';
 import { Session } from './session.js';
 import { View } from './view.js';
 import { attachInput } from './input.js';
+import {
+  CLIPBOARD_CHANNEL, ClipboardSync, NOTICE, newClipboardStatus, typeClipboard,
+} from './clipboard.js';
+import { CHAT_CHANNEL, Chat, ChatLog } from './chat.js';
+import { ChatView } from './chatview.js';
 
 /** What tests (and curious support staff in the console) can read. */
 const status = {
@@ -21,6 +27,13 @@ const status = {
   mdnsDropped: 0,
   // The short authentication string, once both fingerprints are known (sas.js).
   sas: null,
+  // The session's chat, oldest first: { from: 'you' | 'computer', text, time } (chat.js).
+  chat: [],
+  // chatUnread (defined below): the computer's messages not yet seen (the panel closed).
+  // The clipboard exchange (clipboard.js newClipboardStatus), anew for each session.
+  clipboard: newClipboardStatus(),
+  /** Sends a chat message as the Send button does: { ok: true } or { ok: false, error }. */
+  sendChat: (text) => sendChat(text),
 };
 window.tether = status;
 
@@ -54,6 +67,170 @@ async function makeIdentity() {
 const view = new View(document);
 const { ui } = view;
 
+// Events for tests (e2e/browser/viewer.mjs listens): `tether-chat` with each log entry,
+// `tether-clipboard` with { kind: 'answer', seq, type, reason? }, { kind: 'received', seq,
+// text, written } and { kind: 'notice', text, copy? }.
+const emit = (name, detail) => window.dispatchEvent(new CustomEvent(name, { detail }));
+
+// ---- Chat -----------------------------------------------------------------------------------
+
+const chatLog = new ChatLog();
+status.chat = chatLog.entries;
+const chatView = new ChatView(document, chatLog, { send: (text) => chat.send(text), video: ui.video });
+const chat = new Chat({
+  log: chatLog,
+  onEntry: (entry) => {
+    chatView.add(entry);
+    emit('tether-chat', entry);
+  },
+});
+Object.defineProperty(status, 'chatUnread', { get: () => chatLog.unread, enumerable: true });
+
+function sendChat(text) {
+  const { error } = chat.send(text);
+  return error ? { ok: false, error } : { ok: true };
+}
+
+/** The agent's `chat` channel for `owner`: messages both ways while it is open. */
+function wireChat(owner, channel) {
+  const send = (frame) => {
+    if (owner.ended || channel.readyState !== 'open') return false;
+    channel.send(frame);
+    return true;
+  };
+  const opened = () => {
+    if (owner !== session) return;
+    chat.attach(send);
+    chatView.available(true);
+  };
+  channel.onopen = opened;
+  channel.onclose = () => {
+    if (chat.sendFrame !== send) return;
+    chat.detach();
+    chatView.available(false);
+  };
+  channel.onmessage = (e) => {
+    if (owner === session) chat.onMessage(e.data);
+  };
+  if (channel.readyState === 'open') opened();
+}
+
+// ---- Clipboard ------------------------------------------------------------------------------
+
+/** The running session's clipboard exchange, or null. */
+let clipboard = null;
+
+/** Why the browser's clipboard cannot be used at all, or null. */
+function clipboardMissing() {
+  if (navigator.clipboard && navigator.clipboard.readText) return null;
+  return window.isSecureContext ? NOTICE.readRefused : NOTICE.insecure;
+}
+
+function readClipboard() {
+  const missing = clipboardMissing();
+  if (missing) return Promise.reject(Object.assign(new Error(missing), { notice: missing }));
+  return navigator.clipboard.readText();
+}
+
+const writeClipboard = (text) => (navigator.clipboard && navigator.clipboard.writeText
+  ? navigator.clipboard.writeText(text)
+  : Promise.reject(new Error('no clipboard')));
+
+/**
+ * The Copy button's write: the asynchronous clipboard, or (on pages that are no secure
+ * context, which have none) a selected text area copied during the click.
+ */
+function copyOnClick(text) {
+  return writeClipboard(text).catch(() => {
+    const area = document.createElement('textarea');
+    area.value = text;
+    area.setAttribute('readonly', '');
+    area.className = 'offscreen';
+    document.body.append(area);
+    area.select();
+    const copied = document.execCommand('copy');
+    area.remove();
+    if (!copied) throw new Error('copy refused');
+  });
+}
+
+function showNotice(notice) {
+  status.clipboard.lastNotice = notice;
+  view.notice(notice, (text) => {
+    if (clipboard) clipboard.copy(text, copyOnClick).finally(() => ui.video.focus());
+  });
+  emit('tether-clipboard', { kind: 'notice', ...notice });
+}
+
+/** The agent's `clipboard` channel for `owner`. */
+function wireClipboard(owner, channel) {
+  if (owner !== session) return;
+  const sync = new ClipboardSync({
+    send: (frame) => {
+      if (owner.ended || channel.readyState !== 'open') return false;
+      channel.send(frame);
+      return true;
+    },
+    write: writeClipboard,
+    clock,
+    status: status.clipboard,
+    notify: showNotice,
+    onEvent: (event) => emit('tether-clipboard', event),
+    onChange: (available) => view.clipboardAvailable(available),
+  });
+  if (clipboard) clipboard.close();
+  clipboard = sync;
+  channel.onopen = () => sync.opened();
+  channel.onclose = () => sync.close();
+  channel.onmessage = (e) => sync.onMessage(e.data);
+  if (channel.readyState === 'open') sync.opened();
+}
+
+/** Whether this session was told that the browser has no clipboard for the page. */
+let toldMissing = false;
+
+/** A paste key on the picture: the clipboard goes across first (null: no clipboard here). */
+function beforePaste(owner) {
+  if (!clipboard || owner !== session || !clipboard.available) return null;
+  const missing = clipboardMissing();
+  if (missing) {
+    // Nothing to wait for, ever: said once, and the keys go at once.
+    if (!toldMissing) showNotice({ text: missing });
+    toldMissing = true;
+    return null;
+  }
+  return clipboard.paste(readClipboard);
+}
+
+ui.typeClipboard.addEventListener('click', () => {
+  const owner = session;
+  if (!owner || !clipboard || !clipboard.available) return;
+  typeClipboard(readClipboard, (msg) => owner === session && owner.sendInput(msg)).then((typed) => {
+    if (typed.outcome === 'typed') {
+      status.clipboard.typed += 1;
+      status.clipboard.typedCharacters += typed.characters;
+    }
+    showNotice({ text: typed.notice });
+    ui.video.focus();
+  });
+});
+
+/** A new session: its own chat log and clipboard exchange. */
+function resetSessionTools() {
+  if (clipboard) clipboard.close();
+  clipboard = null;
+  chat.detach();
+  chatLog.clear();
+  chatView.clear();
+  status.clipboard = newClipboardStatus();
+  toldMissing = false;
+}
+
+function onChannel(channel, owner) {
+  if (channel.label === CLIPBOARD_CHANNEL) wireClipboard(owner, channel);
+  else if (channel.label === CHAT_CHANNEL) wireChat(owner, channel);
+}
+
 ui.form.addEventListener('submit', (e) => {
   e.preventDefault();
   const code = normaliseCode(ui.code.value);
@@ -63,6 +240,7 @@ ui.form.addEventListener('submit', (e) => {
   }
   if (session) return;
   view.joining();
+  resetSessionTools();
   const started = new Session({
     code,
     name: ui.name.value.trim(),
@@ -74,8 +252,13 @@ ui.form.addEventListener('submit', (e) => {
     view,
     status,
     log: console,
+    onChannel,
     onEnd: (ended) => {
-      if (session === ended) session = null;
+      if (session !== ended) return;
+      session = null;
+      if (clipboard) clipboard.close();
+      clipboard = null;
+      chat.detach();
     },
   });
   session = started.ended ? null : started;
@@ -83,7 +266,7 @@ ui.form.addEventListener('submit', (e) => {
 
 ui.hangup.addEventListener('click', () => session && session.hangUp());
 view.bindToolbar(() => status.stats);
-attachInput(ui.video, () => session, window);
+attachInput(ui.video, () => session, window, { onPaste: beforePaste });
 window.addEventListener('pagehide', () => session && session.hangUp());
 
 const fromLink = new URLSearchParams(location.search).get('code');

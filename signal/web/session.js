@@ -12,6 +12,8 @@
 //   view                -> what the person sees (view.js): message, state, showSession,
 //                          showTrack, connected, stats, ended
 //   status              -> window.tether: state, marks, firstFrameMs, stats, counters
+//   onChannel(channel, session) -> the agent's other data channels (`clipboard`, `chat`), as
+//                          they come; the session keeps `input` itself
 //
 // Phases (`session.phase`, mirrored in `status.state`):
 //   joining -> waiting (joined; the person there is asked) -> connecting (offer answered)
@@ -100,7 +102,7 @@ export function errorEndsSession(code, hasPeer) {
 
 export class Session {
   constructor({ code, name, url, connect, createPeer, clock, view, status, log = console,
-    onEnd = () => {}, makeIdentity = async () => null }) {
+    onEnd = () => {}, makeIdentity = async () => null, onChannel = () => {} }) {
     this.code = code;
     this.name = name;
     this.createPeer = createPeer;
@@ -118,6 +120,7 @@ export class Session {
     this.status = status;
     this.log = log;
     this.onEnd = onEnd;
+    this.onChannel = onChannel;
     this.phase = 'joining';
     /** How it ended: { kind, text, isError } and `reason` (bye), `code` (error), `which` (timeout). */
     this.outcome = null;
@@ -303,7 +306,9 @@ export class Session {
     pc.onicecandidate = (e) => this.onLocalCandidate(e.candidate);
     pc.ontrack = (e) => this.onTrack(e.track, e.receiver);
     pc.ondatachannel = (e) => {
+      if (this.ended) return;
       if (e.channel.label === 'input') this.input = e.channel;
+      else this.onChannel(e.channel, this);
     };
     pc.onconnectionstatechange = () => this.onConnectionState(pc.connectionState);
     await pc.setRemoteDescription({ type: 'offer', sdp });

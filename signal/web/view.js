@@ -1,8 +1,12 @@
 // What the person sees: the join form and its message line, the session view with the state
-// line, the video element and the statistics overlay. The session (session.js) calls the
-// methods marked "for the session"; the toolbar's own buttons are wired here.
+// line, the video element, the statistics overlay and the notice line over the picture (the
+// clipboard's news). The session (session.js) calls the methods marked "for the session"; the
+// toolbar's own buttons are wired here (the chat panel is chatview.js).
 
 import { formatStats } from './stats.js';
+
+/** How long a notice stays; one with a Copy button stays until it is used or replaced. */
+export const NOTICE_MS = 6000;
 
 export class View {
   constructor(doc) {
@@ -13,7 +17,19 @@ export class View {
       code: $('code'), name: $('name'), join: $('join'), message: $('message'), state: $('state'),
       video: $('video'), stats: $('stats'), toggleStats: $('toggle-stats'),
       toggleFullscreen: $('toggle-fullscreen'), unmute: $('unmute'), hangup: $('hangup'),
+      typeClipboard: $('type-clipboard'), notice: $('notice'), noticeText: $('notice-text'),
+      noticeCopy: $('notice-copy'), noticeClose: $('notice-close'),
     };
+    this.noticeTimer = null;
+    // What the notice's Copy button does (set with the notice).
+    this.onCopy = null;
+    this.ui.noticeCopy.addEventListener('click', () => {
+      if (this.onCopy) this.onCopy();
+    });
+    this.ui.noticeClose.addEventListener('click', () => {
+      this.hideNotice();
+      this.ui.video.focus();
+    });
     // The session's tracks, played by the one video element.
     this.stream = null;
   }
@@ -75,11 +91,43 @@ export class View {
     ui.video.srcObject = null;
     this.stream = null;
     ui.stats.hidden = true;
+    this.hideNotice();
+    this.clipboardAvailable(false);
     if (doc.fullscreenElement) doc.exitFullscreen().catch(() => {});
     ui.sessionView.hidden = true;
     ui.joinView.hidden = false;
     ui.join.disabled = false;
     this.message(text, !isError);
+  }
+
+  // ---- The clipboard ------------------------------------------------------------------------
+
+  /**
+   * A line over the picture, `{ text, copy? }`: with `copy`, a Copy button that calls
+   * `onCopy(copy)` (a click is the user gesture the browser's clipboard wants).
+   */
+  notice({ text, copy }, onCopy) {
+    const { ui, doc } = this;
+    const win = doc.defaultView;
+    ui.noticeText.textContent = text;
+    ui.noticeCopy.hidden = copy === undefined;
+    this.onCopy = copy === undefined ? null : () => onCopy(copy);
+    ui.notice.hidden = false;
+    if (this.noticeTimer !== null) win.clearTimeout(this.noticeTimer);
+    this.noticeTimer = copy === undefined ? win.setTimeout(() => this.hideNotice(), NOTICE_MS) : null;
+  }
+
+  hideNotice() {
+    const { ui, doc } = this;
+    if (this.noticeTimer !== null) doc.defaultView.clearTimeout(this.noticeTimer);
+    this.noticeTimer = null;
+    this.onCopy = null;
+    ui.notice.hidden = true;
+  }
+
+  /** Whether the clipboard is shared (its channel open, the session not view-only). */
+  clipboardAvailable(available) {
+    this.ui.typeClipboard.hidden = !available;
   }
 
   // ---- The toolbar --------------------------------------------------------------------------

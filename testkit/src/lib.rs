@@ -20,5 +20,6 @@ pub mod process;
 pub mod pulse;
 pub mod randr;
 pub mod tone;
+pub mod xclip;
 pub mod xinput;
 pub mod xvfb;

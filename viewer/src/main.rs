@@ -5,6 +5,7 @@ mod input_script;
 mod private_file;
 mod session;
 mod stats;
+mod toolbox;
 mod ui;
 mod video;
 mod window;
@@ -69,6 +70,14 @@ struct Cli {
     /// Play the received audio on the default output device (also in --headless mode).
     #[arg(long)]
     play_audio: bool,
+    /// Send this chat message once connected (repeatable). The person's messages are printed
+    /// as `chat: computer: "…"`.
+    #[arg(long, value_name = "TEXT")]
+    chat: Vec<String>,
+    /// Put this text on the computer's clipboard once connected, as if copied here. The
+    /// computer's clipboard texts are printed as `clipboard: received "…"`.
+    #[arg(long, value_name = "TEXT")]
+    clipboard_text: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -97,6 +106,8 @@ fn main() -> anyhow::Result<()> {
         connect_timeout: cli.connect_timeout,
         ice: cli.ice.to_local().context("invalid ICE options")?,
         audio: audio::AudioSettings { dump: cli.audio_dump, play: cli.play_audio },
+        chat: cli.chat,
+        clipboard_text: cli.clipboard_text,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     if !cli.headless {

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tether_media::rtc::{DtlsIdentity, PeerEvent, PeerLink, PeerOptions, Side, selected_pair};
+use tether_proto::chat::CHAT_CHANNEL;
+use tether_proto::clipboard::CLIPBOARD_CHANNEL;
 use tether_proto::input::{INPUT_CHANNEL, InputMsg};
 use tether_proto::signal::{Role, Sdp, ServerMsg};
 use tether_proto::{IceConfig, LocalIce, SessionCode};
@@ -25,6 +27,7 @@ use webrtc::data_channel::DataChannel;
 use crate::audio::{AudioReceiver, AudioSettings, AudioStatsPrinter};
 use crate::input_script::{self, InputScript};
 use crate::stats::{StatsPrinter, latency_line, network_stats};
+use crate::toolbox;
 use crate::ui::SessionUi;
 use crate::video::Decoding;
 use crate::video::receive::{read_track, request_keyframes};
@@ -44,6 +47,10 @@ pub struct ViewerSettings {
     /// ICE servers and policy from flags or a file, merged over the server's.
     pub ice: LocalIce,
     pub audio: AudioSettings,
+    /// `--chat`: messages to send once the chat channel opens.
+    pub chat: Vec<String>,
+    /// `--clipboard-text`: clipboard text to send once the clipboard channel opens.
+    pub clipboard_text: Option<String>,
 }
 
 const STATS_EVERY: Duration = Duration::from_secs(1);
@@ -226,12 +233,23 @@ impl Io<'_> {
                 return Some(Event::Link(state));
             }
             PeerEvent::DataChannel(channel) => {
-                let is_input = channel.label().await.is_ok_and(|l| l == INPUT_CHANNEL);
-                if let Some(script) = self.settings.input_script.clone().filter(|_| is_input) {
-                    self.tasks.spawn(input_script::play(channel.clone(), script));
-                }
-                if is_input {
-                    self.input_channel = Some(channel);
+                let label = channel.label().await.unwrap_or_default();
+                match label.as_str() {
+                    INPUT_CHANNEL => {
+                        if let Some(script) = self.settings.input_script.clone() {
+                            self.tasks.spawn(input_script::play(channel.clone(), script));
+                        }
+                        self.input_channel = Some(channel);
+                    }
+                    CLIPBOARD_CHANNEL => {
+                        let text = self.settings.clipboard_text.clone();
+                        self.tasks.spawn(toolbox::clipboard::serve(channel, text));
+                    }
+                    CHAT_CHANNEL => {
+                        let initial = self.settings.chat.clone();
+                        self.tasks.spawn(toolbox::chat::serve(channel, initial));
+                    }
+                    other => tracing::info!(label = other, "unknown data channel ignored"),
                 }
             }
         }

@@ -192,3 +192,69 @@ fn check_x_events(events: &EventWindow) {
     assert_eq!(notches, 3, "three notches down: {inputs:?}");
     assert_eq!(typed_text(&seen), "a\n", "{inputs:?}");
 }
+
+/// Clipboard and chat between Chromium and the agent: the page's Ctrl+V sends the browser's
+/// clipboard before the keys, the agent's X clipboard reaches the browser's, chat goes both
+/// ways, and none of the keys typed into the chat panel reach the computer.
+#[test]
+#[ignore = "needs Xvfb, xclip and Chromium"]
+fn the_browser_shares_the_clipboard_and_chats() {
+    use tether_testkit::xclip::{wait_for_selection, xclip_copy};
+    let xvfb = Xvfb::start(640, 480).expect("Xvfb starts");
+    let display = xvfb.display().to_owned();
+    let mut cmd = Command::new(workspace_bin("tether-agent"));
+    cmd.env("DISPLAY", &display)
+        .args(["--bind", "127.0.0.1:0", "--udp-bind", "127.0.0.1:0"])
+        .args(["--no-tray", "--no-audio", "--auto-allow"])
+        .stdin(Stdio::piped());
+    let mut agent = ChildProcess::spawn(cmd).expect("agent starts");
+    let page = agent.wait_for_line("viewer: ", PATIENCE).expect("viewer line");
+    let code = agent.wait_for_line("code: ", PATIENCE).expect("code line");
+    let out = std::env::temp_dir().join(format!("tether-browser-toolbox-{}", std::process::id()));
+    std::fs::create_dir_all(&out).unwrap();
+
+    let (pasted, copied) = ("pasted from the browser ✓", "copied on the computer\nline two");
+    let args = [
+        "--chat",
+        "Hello from support",
+        "--paste",
+        pasted,
+        "--expect-chat",
+        "Hi, I am here",
+        "--expect-clipboard",
+        copied,
+    ];
+    let mut node = start_browser(&page, &code, &out, &args);
+    let heard = agent.wait_for_line("chat: viewer: ", BROWSER_PATIENCE).expect("chat arrives");
+    assert_eq!(heard, "\"Hello from support\"");
+    writeln!(agent.stdin().expect("piped"), "m Hi, I am here").expect("answered");
+
+    node.wait_for_line("clipboard: applied seq=1", BROWSER_PATIENCE).expect("the paste applied");
+    wait_for_selection(&display, "clipboard", pasted);
+    xclip_copy(&display, copied);
+    let received = node.wait_for_line("clipboard: received ", BROWSER_PATIENCE).expect("copied");
+    assert_eq!(received, serde_json::to_string(copied).unwrap());
+
+    let result = browser_result(&mut node);
+    let chat = result["chat"].as_array().expect("the page's chat log");
+    let said = |from: &str, text: &str| chat.iter().any(|e| e["from"] == from && e["text"] == text);
+    assert!(said("you", "Hello from support") && said("computer", "Hi, I am here"), "{chat:?}");
+    // The chat panel's keys are the supporter's own; the paste's Ctrl+V goes to the computer.
+    let sent: Vec<InputMsg> = result["sent"]
+        .as_array()
+        .expect("the page's input messages")
+        .iter()
+        .filter_map(|m| InputMsg::decode(m.as_str().unwrap_or_default()).ok())
+        .collect();
+    let keys: Vec<&str> = sent
+        .iter()
+        .filter_map(|m| match m {
+            InputMsg::Key { code, down: true } => Some(code.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(keys, ["ControlLeft", "KeyV"], "only the paste's keys: {sent:?}");
+
+    agent.terminate(Duration::from_secs(10)).expect("agent stops");
+    let _ = std::fs::remove_dir_all(out);
+}

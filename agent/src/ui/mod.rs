@@ -26,7 +26,7 @@ pub fn allow_armed(shown_at: Instant, now: Instant) -> bool {
 }
 
 /// What the person asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// An answer to consent request `ask`.
     Consent {
@@ -36,16 +36,20 @@ pub enum Command {
     StopSharing,
     NewCode,
     Quit,
+    /// A chat message to the viewer.
+    Chat(String),
 }
 
 impl Command {
-    pub fn into_event(self) -> Event {
-        match self {
+    /// The sharing machine's event, or (`Err`) a chat message, which is not the machine's.
+    pub fn into_event(self) -> Result<Event, String> {
+        Ok(match self {
             Command::Consent { ask, decision } => Event::Consent { ask, decision },
             Command::StopSharing => Event::StopSharing,
             Command::NewCode => Event::NewCode,
             Command::Quit => Event::Quit,
-        }
+            Command::Chat(text) => return Err(text),
+        })
     }
 }
 
@@ -79,7 +83,7 @@ impl UiEnd {
     /// Sends a command without blocking the UI; a full channel drops it (and says so).
     pub fn send(&self, command: Command) {
         if let Err(err) = self.commands.try_send(command) {
-            tracing::warn!(?command, "command dropped: {err}");
+            tracing::warn!("command dropped: {err:?}");
         }
     }
 }

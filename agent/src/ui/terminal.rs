@@ -13,8 +13,7 @@ use tokio::task::JoinHandle;
 use crate::ui::{Command, UiEnd, View, allow_armed};
 
 /// Printed at start and for `h` or an unknown command.
-pub const HELP: &str =
-    "commands: s stop sharing, n new code, c show code, q quit (y / v / n answer a request)";
+pub const HELP: &str = "commands: s stop sharing, n new code, c show code, m TEXT chat with the viewer, q quit (y / v / n answer a request)";
 
 /// The answer to a yes typed within a second of the question (typed ahead, or meant for
 /// something else).
@@ -137,6 +136,12 @@ fn interpret(view: &View, line: &str, armed: bool) -> Reply {
         return Reply::Send(Command::Consent { ask, decision });
     }
     let sharing = matches!(view.phase, Phase::Allowed { .. } | Phase::Streaming { .. });
+    if let Some(text) = chat_text(line) {
+        return match sharing {
+            true => Reply::Send(Command::Chat(text.to_owned())),
+            false => Reply::Print("chat: not sent (no viewer to chat with)".into()),
+        };
+    }
     match word.as_str() {
         "" => Reply::Nothing,
         "s" | "stop" if sharing => Reply::Send(Command::StopSharing),
@@ -151,6 +156,14 @@ fn interpret(view: &View, line: &str, armed: bool) -> Reply {
         "q" | "quit" => Reply::Send(Command::Quit),
         _ => Reply::Print(HELP.into()),
     }
+}
+
+/// The message of a chat line: `m TEXT` (or `chat TEXT`), case as typed.
+fn chat_text(line: &str) -> Option<&str> {
+    let line = line.trim_start();
+    let (command, rest) = line.split_once(char::is_whitespace)?;
+    let text = rest.trim();
+    (matches!(command, "m" | "M" | "chat") && !text.is_empty()).then_some(text)
 }
 
 #[cfg(test)]
@@ -198,6 +211,22 @@ mod tests {
         assert_eq!(interpret(&waiting, "Q", true), Reply::Send(Command::Quit));
         assert_eq!(interpret(&waiting, "x", true), Reply::Print(HELP.into()));
         assert_eq!(interpret(&waiting, "  ", true), Reply::Nothing);
+    }
+
+    #[test]
+    fn m_sends_the_rest_of_the_line_as_chat_while_sharing() {
+        let sharing = view(Phase::Streaming { peer: sam(), view_only: true });
+        let chat = |t: &str| Reply::Send(Command::Chat(t.into()));
+        assert_eq!(interpret(&sharing, "m I'm Back, Sam\n", true), chat("I'm Back, Sam"));
+        assert_eq!(interpret(&sharing, "chat  two words ", true), chat("two words"));
+        assert_eq!(interpret(&sharing, "m", true), Reply::Print(HELP.into()), "no text");
+        assert_eq!(interpret(&sharing, "more", true), Reply::Print(HELP.into()));
+        let waiting = view(Phase::Waiting);
+        assert!(matches!(interpret(&waiting, "m hello", true), Reply::Print(_)));
+        // A question is answered first: "m ..." there is a no.
+        let asked = view(Phase::Asked { ask: 1, peer: sam(), deadline: Instant::now() });
+        let deny = Reply::Send(Command::Consent { ask: 1, decision: Decision::Deny });
+        assert_eq!(interpret(&asked, "m yes", true), deny);
     }
 
     #[test]

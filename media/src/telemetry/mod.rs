@@ -7,6 +7,8 @@
 //! | `video: captured=.. encoded=.. ...` | [`VideoSendStats`] | the agent, when a session's video stops |
 //! | `audio: frames=.. sent=.. ...` | [`AudioSendStats`] | the agent, when a session's audio stops |
 //! | `input: received=.. injected=.. ...` | [`InputStats`] | the agent, each second while the counters move and at the end |
+//! | `clipboard: sent=.. received=.. ...` | [`ClipboardStats`] | the agent, each second while the counters move and at the end |
+//! | `chat: sent=.. received=.. malformed=..` | [`ChatStats`] | the agent, when a session ends |
 //! | `input: sent line=N type=T at_us=T` | [`InputSent`] | the viewer, per `--input-script` message |
 //! | `stats: fps=.. kbps=.. ...` | [`ViewerStats`] | the viewer, each second |
 //! | `audio: kbps=.. packets=.. ...` | [`AudioReceiveStats`] | the viewer, each second |
@@ -33,6 +35,7 @@ mod link;
 mod network;
 mod percentile;
 mod throttle;
+mod toolbox;
 mod video;
 mod viewer;
 
@@ -44,5 +47,6 @@ pub use link::{FREEZE_GAP, FreezeCounter, FreezeSummary, QualityChange};
 pub use network::NetworkStats;
 pub use percentile::{Percentiles, percentile};
 pub use throttle::Throttle;
+pub use toolbox::{ChatStats, ClipboardStats};
 pub use video::VideoSendStats;
 pub use viewer::ViewerStats;

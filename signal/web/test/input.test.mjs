@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  contentRect, keyMessage, normalisePointer, pointerMessages, releaseAll, wheelMessage,
-  wheelNotches,
+  InputGate, MAX_HELD_INPUT, contentRect, isPasteKey, keyMessage, normalisePointer,
+  pointerMessages, releaseAll, wheelMessage, wheelNotches,
 } from '../input.js';
 
 const box = (left, top, width, height) => ({ left, top, width, height });
@@ -68,5 +68,64 @@ test('keys: KeyboardEvent.code down and up, no repeats, no second down', () => {
   assert.deepEqual(keyMessage('keydown', 'Enter', false, held),
     { type: 'key', code: 'Enter', down: true }, 'down again after up');
   assert.equal(keyMessage('keydown', '', false, held), null, 'no code (an IME, say)');
+  assert.equal(keyMessage('keyup', 'Escape', false, held), null, 'went down elsewhere: not sent');
+  assert.deepEqual([...held].sort(), ['Enter', 'ShiftLeft']);
   assert.deepEqual(releaseAll(), { type: 'release_all' });
+});
+
+test('paste keys: Ctrl+V, Meta+V (Shift too, as terminals paste) and Shift+Insert', () => {
+  const key = (code, mods = {}, type = 'keydown') => ({ type, code, repeat: false, ctrlKey: false,
+    metaKey: false, shiftKey: false, altKey: false, ...mods });
+  assert.ok(isPasteKey(key('KeyV', { ctrlKey: true })));
+  assert.ok(isPasteKey(key('KeyV', { metaKey: true })));
+  assert.ok(isPasteKey(key('KeyV', { ctrlKey: true, shiftKey: true })));
+  assert.ok(isPasteKey(key('Insert', { shiftKey: true })));
+  assert.ok(!isPasteKey(key('KeyV')), 'a plain v');
+  assert.ok(!isPasteKey(key('KeyV', { ctrlKey: true }, 'keyup')), 'only the press');
+  assert.ok(!isPasteKey(key('KeyV', { ctrlKey: true, repeat: true })), 'not a repeat');
+  assert.ok(!isPasteKey(key('KeyV', { ctrlKey: true, altKey: true })), 'Ctrl+Alt+V is another');
+  assert.ok(!isPasteKey(key('KeyC', { ctrlKey: true })));
+  assert.ok(!isPasteKey(key('Insert')));
+  assert.ok(!isPasteKey(key('Insert', { ctrlKey: true, shiftKey: true })));
+});
+
+test('a held paste keeps every later input in order, then sends it to its session', () => {
+  const sent = [];
+  const session = { sendInput: (msg, droppable) => { sent.push([msg.type, msg.code || '', Boolean(droppable)]); return true; } };
+  const gate = new InputGate();
+  gate.send(session, { type: 'key', code: 'ControlLeft', down: true });
+  gate.hold(session);
+  assert.ok(gate.holding);
+  gate.send(session, { type: 'key', code: 'KeyV', down: true });
+  gate.send(session, { type: 'pointer_move', x: 0.5, y: 0.5 }, true);
+  gate.send(session, { type: 'key', code: 'KeyV', down: false });
+  gate.send(session, releaseAll());
+  assert.deepEqual(sent, [['key', 'ControlLeft', false]], 'nothing after the paste key yet');
+  gate.release(session);
+  assert.ok(!gate.holding);
+  assert.deepEqual(sent, [
+    ['key', 'ControlLeft', false], ['key', 'KeyV', false], ['pointer_move', '', true],
+    ['key', 'KeyV', false], ['release_all', '', false],
+  ]);
+  gate.send(session, { type: 'key', code: 'KeyA', down: true });
+  assert.equal(sent.length, 6, 'straight through again');
+});
+
+test('a held paste whose session ended is dropped; held pointer moves are bounded', () => {
+  const sent = [];
+  const old = { sendInput: (msg) => sent.push(['old', msg.type]) };
+  const next = { sendInput: (msg) => sent.push(['next', msg.type]) };
+  const gate = new InputGate();
+  gate.hold(old);
+  gate.send(old, { type: 'key', code: 'KeyV', down: true });
+  gate.send(next, { type: 'key', code: 'KeyA', down: true });
+  assert.deepEqual(sent, [['next', 'key']], 'another session is not held');
+  gate.release(next);
+  assert.deepEqual(sent, [['next', 'key']], 'the old session\'s keys are gone');
+  gate.hold(old);
+  for (let i = 0; i < MAX_HELD_INPUT + 10; i += 1) gate.send(old, { type: 'pointer_move', x: 0, y: 0 }, true);
+  gate.send(old, { type: 'key', code: 'KeyV', down: false });
+  gate.release(old);
+  assert.equal(sent.filter(([who]) => who === 'old').length, MAX_HELD_INPUT + 1, 'moves dropped, not keys');
+  assert.deepEqual(sent.at(-1), ['old', 'key']);
 });

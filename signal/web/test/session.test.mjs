@@ -664,6 +664,20 @@ test('input: only the channel labelled input is used', async () => {
   assert.equal(s.session.sendInput({ type: 'release_all' }), false);
 });
 
+test('the agent\'s other channels (clipboard, chat) go to onChannel, until the session ends', async () => {
+  const channels = [];
+  const s = await answered();
+  s.session.onChannel = (channel, session) => channels.push([channel.label, session]);
+  const input = { label: 'input', readyState: 'open', bufferedAmount: 0, send() {} };
+  for (const label of ['clipboard', 'chat']) s.pc.ondatachannel({ channel: { label } });
+  s.pc.ondatachannel({ channel: input });
+  assert.deepEqual(channels, [['clipboard', s.session], ['chat', s.session]]);
+  assert.equal(s.session.input, input);
+  s.session.hangUp();
+  s.pc.ondatachannel({ channel: { label: 'chat' } });
+  assert.equal(channels.length, 2, 'none after the end');
+});
+
 // ---- The security code before consent --------------------------------------------------------
 
 const FP_AGENT = 'sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:3A:2E:61:9F:7B:90:42:5A:8E:1F:26:E7';

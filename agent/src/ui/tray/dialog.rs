@@ -154,7 +154,7 @@ impl ConsentDialog {
 
 fn send(commands: &mpsc::Sender<Command>, command: Command) {
     if let Err(err) = commands.try_send(command) {
-        tracing::warn!(?command, "consent answer dropped: {err}");
+        tracing::warn!("consent answer dropped: {err:?}");
     }
 }
 
