@@ -93,6 +93,12 @@ struct Cli {
     /// Do not share the clipboard with the viewer (either way). View-only sessions never do.
     #[arg(long)]
     no_clipboard: bool,
+    /// Take no files from the viewer. View-only sessions never do.
+    #[arg(long)]
+    no_files: bool,
+    /// Where files from the viewer are saved (default: your Downloads folder).
+    #[arg(long, value_name = "DIR")]
+    downloads: Option<PathBuf>,
     /// Highest frame rate to capture and send.
     #[arg(long, value_name = "FPS", default_value_t = 60.0)]
     max_fps: f32,
@@ -168,6 +174,12 @@ async fn serve(cli: &Cli, loop_end: LoopEnd, terminal: Option<UiEnd>) -> anyhow:
         udp_bind: cli.udp_bind.clone(),
         view_only: cli.view_only,
         clipboard: !cli.no_clipboard,
+        files: !cli.no_files,
+        downloads: match &cli.downloads {
+            Some(dir) => dir.clone(),
+            None => tether_media::files::disk::downloads_dir()
+                .context("no Downloads folder: HOME is unset; pass --downloads DIR")?,
+        },
         local_ice: local_ice(cli)?,
         audio: !cli.no_audio,
     };

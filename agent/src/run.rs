@@ -11,11 +11,13 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use tether_media::files::{FilesCommand, FilesSettings};
 use tether_media::rtc::{DtlsIdentity, PeerEvent};
 use tether_proto::signal::{Bye, ByeReason, Candidate, ClientMsg, Fingerprint, ServerMsg};
 use tether_proto::{IceConfig, SessionCode};
 use tether_session::LinkState;
 use tether_session::clipboard::ClipboardPolicy;
+use tether_session::files::FilesPolicy;
 use tether_session::sharing::{Action, Decision, Event, Phase, Sharing};
 use tether_signal_client::client::ClientOptions;
 
@@ -23,7 +25,7 @@ use crate::capture;
 use crate::input::InputSettings;
 use crate::session::Session;
 use crate::signaling::{LinkEvent, Registration, ServerLink};
-use crate::ui::{LoopEnd, View};
+use crate::ui::{LoopEnd, ToolboxCommand, View};
 use crate::video::VideoSettings;
 
 /// Everything the loop needs from the command line.
@@ -43,6 +45,10 @@ pub struct AgentSettings {
     pub audio: bool,
     /// Share the clipboard in sessions that control (off with `--no-clipboard`).
     pub clipboard: bool,
+    /// Take files from controlling viewers (off with `--no-files`).
+    pub files: bool,
+    /// Where received files go (`--downloads`, else the person's Downloads folder).
+    pub downloads: std::path::PathBuf,
 }
 
 /// How often the loop checks that the capture thread is still alive.
@@ -94,8 +100,12 @@ pub async fn run(
             },
             Some(command) = ui.commands.recv() => match command.into_event() {
                 Ok(event) => event,
-                Err(chat) => {
-                    agent.chat(&chat).await;
+                Err(ToolboxCommand::Chat(text)) => {
+                    agent.chat(&text).await;
+                    continue;
+                }
+                Err(ToolboxCommand::Files(command)) => {
+                    agent.files(command);
                     continue;
                 }
             },
@@ -217,11 +227,23 @@ impl Agent<'_> {
                     (false, false) => ClipboardPolicy::Off,
                     (false, true) => ClipboardPolicy::On,
                 };
+                let files = FilesSettings {
+                    policy: match (view_only, self.settings.files) {
+                        (true, _) => FilesPolicy::ViewOnly,
+                        (false, false) => FilesPolicy::Off,
+                        (false, true) => FilesPolicy::On,
+                    },
+                    downloads: self.settings.downloads.clone(),
+                    id_prefix: 'a',
+                    peer: "the viewer",
+                    cancel_after_bytes: None,
+                    offer_name: None,
+                };
+                let controls = crate::session::Controls { input, clipboard, files };
                 let (ice, udp_bind) = (&self.ice, &self.settings.udp_bind);
                 let (audio, video) = (self.settings.audio, &self.settings.video);
                 let identity = self.identity.take();
-                match Session::start(ice, udp_bind, input, clipboard, audio, video, identity).await
-                {
+                match Session::start(ice, udp_bind, controls, audio, video, identity).await {
                     Ok((started, offer)) => {
                         self.session = Some(started);
                         self.link.send(&ClientMsg::Offer(offer)).await;
@@ -278,6 +300,14 @@ impl Agent<'_> {
         };
         if let Err(err) = sent {
             println!("chat: not sent ({err})");
+        }
+    }
+
+    /// Passes a file command to the session, or says why it cannot go.
+    fn files(&mut self, command: FilesCommand) {
+        let taken = self.session.as_ref().is_some_and(|s| s.files_command(command));
+        if !taken {
+            println!("file: not sent (no viewer to send it to)");
         }
     }
 
@@ -432,7 +462,15 @@ impl Agent<'_> {
                 tracing::info!(?state, "connection state");
                 None
             }
-            PeerEvent::Track(_) | PeerEvent::DataChannel(_) => None,
+            // The viewer opens a channel per file it sends; anything else is closed there.
+            PeerEvent::DataChannel(channel) => {
+                match &self.session {
+                    Some(s) => s.peer_channel(channel),
+                    None => drop(tokio::spawn(async move { channel.close().await })),
+                }
+                None
+            }
+            PeerEvent::Track(_) => None,
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use tether_media::files::{Files, FilesCommand, FilesSettings};
 use tether_media::rtc::{
     CongestionSettings, DtlsIdentity, LinkEstimate, PLAYOUT_DELAY_URI, PacketizerStart, PeerLink,
     PeerOptions, RtcError, Side, negotiated_extension_id, video_track,
@@ -14,6 +15,7 @@ use tether_media::rtc::{
 use tether_proto::IceConfig;
 use tether_proto::chat::CHAT_CHANNEL;
 use tether_proto::clipboard::CLIPBOARD_CHANNEL;
+use tether_proto::files::FILES_CHANNEL;
 use tether_proto::input::INPUT_CHANNEL;
 use tether_proto::signal::{IceCandidate, Sdp};
 use tether_session::RESTART_AFTER;
@@ -28,6 +30,13 @@ use crate::chat::ChatService;
 use crate::clipboard::ClipboardService;
 use crate::input::{self, InputService, InputSettings};
 use crate::video::{MIN_BITRATE_BPS, SourceFactory, VideoPipeline, VideoSettings};
+
+/// What the viewer may do in this session, decided at consent time.
+pub struct Controls {
+    pub input: InputSettings,
+    pub clipboard: ClipboardPolicy,
+    pub files: FilesSettings,
+}
 
 pub struct Session {
     /// The peer connection, its negotiation and its ICE restarts.
@@ -44,6 +53,9 @@ pub struct Session {
     clipboard: Option<ClipboardService>,
     chat_channel: Arc<dyn DataChannel>,
     chat: Option<ChatService>,
+    files_channel: Arc<dyn DataChannel>,
+    files_settings: FilesSettings,
+    files: Option<Files>,
     audio_track: Option<AudioTrack>,
     audio: Option<AudioPipeline>,
     /// What the congestion controller makes of the viewer's feedback; `None` with a fixed
@@ -64,19 +76,18 @@ struct Media {
     input_channel: Arc<dyn DataChannel>,
     clipboard_channel: Arc<dyn DataChannel>,
     chat_channel: Arc<dyn DataChannel>,
+    files_channel: Arc<dyn DataChannel>,
     audio_track: Option<AudioTrack>,
     offer: Sdp,
 }
 
 impl Session {
-    /// Builds the peer connection and returns it with the offer to send. `input` is decided
-    /// at consent time (view-only or not) and holds for the whole session; so does
-    /// `clipboard` (off in view-only sessions and with `--no-clipboard`).
+    /// Builds the peer connection and returns it with the offer to send. `controls` are
+    /// decided at consent time (view-only or not) and hold for the whole session.
     pub async fn start(
         ice: &IceConfig,
         udp_bind: &[String],
-        input: InputSettings,
-        clipboard: ClipboardPolicy,
+        controls: Controls,
         with_audio: bool,
         video: &VideoSettings,
         identity: Option<DtlsIdentity>,
@@ -111,13 +122,16 @@ impl Session {
             ssrc: media.ssrc,
             video: None,
             input_channel: media.input_channel,
-            input_settings: input,
+            input_settings: controls.input,
             input: None,
             clipboard_channel: media.clipboard_channel,
-            clipboard_policy: clipboard,
+            clipboard_policy: controls.clipboard,
             clipboard: None,
             chat_channel: media.chat_channel,
             chat: None,
+            files_channel: media.files_channel,
+            files_settings: controls.files,
+            files: None,
             audio_track: media.audio_track,
             audio: None,
             estimate: video.adaptive.then_some(estimate),
@@ -204,6 +218,8 @@ impl Session {
         self.clipboard =
             Some(ClipboardService::start(self.clipboard_channel.clone(), self.clipboard_policy));
         self.chat = Some(ChatService::start(self.chat_channel.clone()));
+        let (control, pc) = (self.files_channel.clone(), self.link.pc().clone());
+        self.files = Some(Files::start(control, pc, self.files_settings.clone()));
         if let Some(track) = &self.audio_track {
             let open = Box::new(audio::open_system_output);
             match track.start(open, audio::AudioSettings::default()).await {
@@ -219,6 +235,19 @@ impl Session {
         match &self.chat {
             Some(chat) => chat.send(text).await,
             None => Err("not connected yet".into()),
+        }
+    }
+
+    /// Passes a file command on; `false` before the session is connected.
+    pub fn files_command(&self, command: FilesCommand) -> bool {
+        self.files.as_ref().is_some_and(|files| files.command(command))
+    }
+
+    /// A data channel the viewer opened: a file it sends, or something to close.
+    pub fn peer_channel(&self, channel: Arc<dyn DataChannel>) {
+        match &self.files {
+            Some(files) => files.transfer_channel(channel),
+            None => drop(tokio::spawn(async move { channel.close().await })),
         }
     }
 
@@ -239,6 +268,9 @@ impl Session {
         }
         if let Some(chat) = self.chat.take() {
             println!("{}", chat.stop().await);
+        }
+        if let Some(files) = self.files.take() {
+            println!("{}", files.stop().await);
         }
         let capture_error = match self.video.take() {
             Some(video) => video.stop().await,
@@ -263,6 +295,7 @@ impl Drop for Session {
         drop(self.input.take());
         drop(self.clipboard.take());
         drop(self.chat.take());
+        drop(self.files.take());
         drop(self.video.take());
         drop(self.audio.take());
         let pc = self.link.pc().clone();
@@ -290,6 +323,7 @@ async fn add_media(link: &mut PeerLink, with_audio: bool) -> Result<Media, RtcEr
     let clipboard_channel =
         pc.create_data_channel(CLIPBOARD_CHANNEL, Some(input::channel_init())).await?;
     let chat_channel = pc.create_data_channel(CHAT_CHANNEL, Some(input::channel_init())).await?;
+    let files_channel = pc.create_data_channel(FILES_CHANNEL, Some(input::channel_init())).await?;
     let audio_track = match with_audio {
         true => Some(AudioTrack::add_to(pc.as_ref(), rand_ssrc()).await?),
         false => None,
@@ -302,6 +336,7 @@ async fn add_media(link: &mut PeerLink, with_audio: bool) -> Result<Media, RtcEr
         input_channel,
         clipboard_channel,
         chat_channel,
+        files_channel,
         audio_track,
         offer,
     })
@@ -328,17 +363,19 @@ mod tests {
         let input = InputSettings { view_only: true, monitor: 0 };
         let video = VideoSettings { max_fps: 30.0, bitrate_bps: 1_000_000, adaptive: false };
         let udp = ["127.0.0.1:0".to_owned()];
-        let (session, _offer) = Session::start(
-            &IceConfig::default(),
-            &udp,
-            input,
-            ClipboardPolicy::ViewOnly,
-            false,
-            &video,
-            None,
-        )
-        .await
-        .unwrap();
+        let files = FilesSettings {
+            policy: tether_session::files::FilesPolicy::ViewOnly,
+            downloads: std::env::temp_dir(),
+            id_prefix: 'a',
+            peer: "the viewer",
+            cancel_after_bytes: None,
+            offer_name: None,
+        };
+        let controls = Controls { input, clipboard: ClipboardPolicy::ViewOnly, files };
+        let (session, _offer) =
+            Session::start(&IceConfig::default(), &udp, controls, false, &video, None)
+                .await
+                .unwrap();
         session
     }
 

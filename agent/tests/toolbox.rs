@@ -72,14 +72,15 @@ fn quoted(text: &str) -> String {
 fn clipboard_text_and_chat_go_both_ways() {
     let xvfb = Xvfb::start(640, 480).expect("Xvfb starts");
     let display = xvfb.display().to_owned();
-    let pasted = "sudo systemctl restart cups # Grüße ✓";
+    // Near the 30 KiB limit: more than one SCTP chunk, far more than a line.
+    let pasted = format!("sudo systemctl restart cups # Grüße ✓ {}", "0123456789".repeat(3000));
     let mut session =
-        start(&xvfb, &[], &["--clipboard-text", pasted, "--chat", "I'm looking at the printer"]);
+        start(&xvfb, &[], &["--clipboard-text", &pasted, "--chat", "I'm looking at the printer"]);
 
     // The supporter's text is on the computer's CLIPBOARD and PRIMARY.
     session.viewer.wait_for_line("clipboard: applied seq=1", PATIENCE).expect("applied");
-    wait_for_selection(&display, "clipboard", pasted);
-    wait_for_selection(&display, "primary", pasted);
+    wait_for_selection(&display, "clipboard", &pasted);
+    wait_for_selection(&display, "primary", &pasted);
 
     // Copied on the computer: arrives at the viewer as it is, newlines and all.
     let copied = "journalctl -u cups\nline two\twith a tab";

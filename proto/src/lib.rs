@@ -11,6 +11,7 @@ pub mod chat;
 pub mod clipboard;
 mod code;
 mod error;
+pub mod files;
 mod ice;
 pub mod input;
 mod sas;

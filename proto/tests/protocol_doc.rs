@@ -3,6 +3,7 @@
 
 use tether_proto::chat::ChatMsg;
 use tether_proto::clipboard::ClipboardMsg;
+use tether_proto::files::FileMsg;
 use tether_proto::input::InputMsg;
 use tether_proto::signal::{ClientMsg, ServerMsg};
 
@@ -19,7 +20,9 @@ fn every_example_in_the_protocol_page_decodes() {
             let as_client = ClientMsg::decode(&text);
             let as_server = ServerMsg::decode(&text);
             let as_input = InputMsg::decode(&text);
-            let as_channel = ClipboardMsg::decode(&text).is_ok() || ChatMsg::decode(&text).is_ok();
+            let as_channel = ClipboardMsg::decode(&text).is_ok()
+                || ChatMsg::decode(&text).is_ok()
+                || FileMsg::decode(&text).is_ok();
             assert!(
                 as_client.is_ok() || as_server.is_ok() || as_input.is_ok() || as_channel,
                 "{text}\nclient: {as_client:?}\nserver: {as_server:?}\ninput: {as_input:?}"
@@ -27,5 +30,5 @@ fn every_example_in_the_protocol_page_decodes() {
             examples += 1;
         }
     }
-    assert!(examples >= 24, "only {examples} examples found");
+    assert!(examples >= 30, "only {examples} examples found");
 }

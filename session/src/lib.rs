@@ -6,6 +6,8 @@
 //!   the error policy, the typed reports its user interfaces show and the reconnect decision.
 //! - [`clipboard`]: what each side shares of its clipboard, and the echo rule.
 //! - [`candidates`]: remote ICE candidates held until they can be used, bounded.
+//! - [`files`]: which file offers a side takes, safe names for received files, and the
+//!   length check.
 //! - [`display`]: names from the network made safe to show in a prompt.
 //! - [`quality`]: the agent's video bitrate and frame rate from what the link allows.
 //! - [`IceRestart`]: when the offering side restarts ICE after a lasting disconnection.
@@ -22,6 +24,7 @@ mod backoff;
 pub mod candidates;
 pub mod clipboard;
 pub mod display;
+pub mod files;
 mod gate;
 mod ice_restart;
 mod link;

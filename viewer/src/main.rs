@@ -78,6 +78,20 @@ struct Cli {
     /// computer's clipboard texts are printed as `clipboard: received "…"`.
     #[arg(long, value_name = "TEXT")]
     clipboard_text: Option<String>,
+    /// Send this file to the computer once connected (repeatable); it lands in the person's
+    /// Downloads folder.
+    #[arg(long, value_name = "PATH")]
+    send_file: Vec<PathBuf>,
+    /// Where files from the computer are saved (default: your Downloads folder).
+    #[arg(long, value_name = "DIR")]
+    downloads: Option<PathBuf>,
+    /// Cancel the first file sent once this many bytes went (to test cancelling).
+    #[arg(long, value_name = "BYTES", hide = true)]
+    cancel_after_bytes: Option<u64>,
+    /// Offer the first --send-file under this name, as it is (to test the computer's
+    /// handling of names such as `../../.bashrc`).
+    #[arg(long, value_name = "NAME", hide = true)]
+    offer_name: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -108,6 +122,14 @@ fn main() -> anyhow::Result<()> {
         audio: audio::AudioSettings { dump: cli.audio_dump, play: cli.play_audio },
         chat: cli.chat,
         clipboard_text: cli.clipboard_text,
+        send_files: cli.send_file,
+        downloads: match cli.downloads {
+            Some(dir) => dir,
+            None => tether_media::files::disk::downloads_dir()
+                .context("no Downloads folder: HOME is unset; pass --downloads DIR")?,
+        },
+        cancel_after_bytes: cli.cancel_after_bytes,
+        offer_name: cli.offer_name,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     if !cli.headless {

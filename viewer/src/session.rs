@@ -12,13 +12,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use tether_media::files::{Files, FilesCommand, FilesSettings};
 use tether_media::rtc::{DtlsIdentity, PeerEvent, PeerLink, PeerOptions, Side, selected_pair};
 use tether_proto::chat::CHAT_CHANNEL;
 use tether_proto::clipboard::CLIPBOARD_CHANNEL;
+use tether_proto::files::{FILES_CHANNEL, transfer_id};
 use tether_proto::input::{INPUT_CHANNEL, InputMsg};
 use tether_proto::signal::{Role, Sdp, ServerMsg};
 use tether_proto::{IceConfig, LocalIce, SessionCode};
 use tether_session::LinkState;
+use tether_session::files::FilesPolicy;
 use tether_session::viewing::{Action, Event, Outcome, PairText, Report, Viewing};
 use tether_signal_client::client::{ClientOptions, SignalClient, SignalSender};
 use tokio::sync::mpsc;
@@ -51,6 +54,14 @@ pub struct ViewerSettings {
     pub chat: Vec<String>,
     /// `--clipboard-text`: clipboard text to send once the clipboard channel opens.
     pub clipboard_text: Option<String>,
+    /// `--send-file`: files to send once the files channel opens.
+    pub send_files: Vec<PathBuf>,
+    /// Where files from the computer are saved.
+    pub downloads: PathBuf,
+    /// `--cancel-after-bytes`: cancel the first file sent once this much went (tests).
+    pub cancel_after_bytes: Option<u64>,
+    /// `--offer-name`: the name the first file is offered under (tests).
+    pub offer_name: Option<String>,
 }
 
 const STATS_EVERY: Duration = Duration::from_secs(1);
@@ -68,6 +79,7 @@ struct Io<'a> {
     audio: AudioReceiver,
     audio_stats: Option<AudioStatsPrinter>,
     input_channel: Option<Arc<dyn DataChannel>>,
+    files: Option<Files>,
     tasks: tokio::task::JoinSet<()>,
 }
 
@@ -106,6 +118,7 @@ pub async fn run(
             .context("cannot start the audio thread")?,
         audio_stats: None,
         input_channel: None,
+        files: None,
         tasks: tokio::task::JoinSet::new(),
     };
     let mut stats = StatsPrinter::new();
@@ -249,11 +262,35 @@ impl Io<'_> {
                         let initial = self.settings.chat.clone();
                         self.tasks.spawn(toolbox::chat::serve(channel, initial));
                     }
-                    other => tracing::info!(label = other, "unknown data channel ignored"),
+                    FILES_CHANNEL => self.start_files(channel),
+                    _ => match &self.files {
+                        Some(files) if transfer_id(&label).is_some() => {
+                            files.transfer_channel(channel);
+                        }
+                        _ => tracing::info!(label, "unknown data channel ignored"),
+                    },
                 }
             }
         }
         None
+    }
+
+    /// File transfer on the agent's `files` channel; `--send-file`s are offered at once.
+    fn start_files(&mut self, control: Arc<dyn DataChannel>) {
+        let Some(peer) = &self.peer else { return };
+        let settings = FilesSettings {
+            policy: FilesPolicy::On,
+            downloads: self.settings.downloads.clone(),
+            id_prefix: 'v',
+            peer: "the computer",
+            cancel_after_bytes: self.settings.cancel_after_bytes,
+            offer_name: self.settings.offer_name.clone(),
+        };
+        let files = Files::start(control, peer.pc().clone(), settings);
+        for path in &self.settings.send_files {
+            files.command(FilesCommand::Send(path.clone()));
+        }
+        self.files = Some(files);
     }
 
     /// The `stats:` line (and the audio one), once a peer connection exists.
@@ -281,6 +318,9 @@ impl Io<'_> {
 
     /// Closes the connection, stops the threads and prints the latency summary.
     async fn finish(mut self) {
+        if let Some(files) = self.files.take() {
+            println!("{}", files.stop().await);
+        }
         self.tasks.abort_all();
         if let Some(peer) = self.peer.take() {
             peer.close().await;

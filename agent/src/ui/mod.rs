@@ -38,17 +38,31 @@ pub enum Command {
     Quit,
     /// A chat message to the viewer.
     Chat(String),
+    /// Send this file to the viewer.
+    SendFile(std::path::PathBuf),
+    /// Cancel every file transfer.
+    CancelFiles,
+}
+
+/// A command for the session's toolbox rather than the sharing machine.
+#[derive(Debug)]
+pub enum ToolboxCommand {
+    Chat(String),
+    Files(tether_media::files::FilesCommand),
 }
 
 impl Command {
-    /// The sharing machine's event, or (`Err`) a chat message, which is not the machine's.
-    pub fn into_event(self) -> Result<Event, String> {
+    /// The sharing machine's event, or (`Err`) a toolbox command, which is not the machine's.
+    pub fn into_event(self) -> Result<Event, ToolboxCommand> {
+        use tether_media::files::FilesCommand;
         Ok(match self {
             Command::Consent { ask, decision } => Event::Consent { ask, decision },
             Command::StopSharing => Event::StopSharing,
             Command::NewCode => Event::NewCode,
             Command::Quit => Event::Quit,
-            Command::Chat(text) => return Err(text),
+            Command::Chat(text) => return Err(ToolboxCommand::Chat(text)),
+            Command::SendFile(path) => return Err(ToolboxCommand::Files(FilesCommand::Send(path))),
+            Command::CancelFiles => return Err(ToolboxCommand::Files(FilesCommand::CancelAll)),
         })
     }
 }

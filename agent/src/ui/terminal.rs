@@ -136,10 +136,15 @@ fn interpret(view: &View, line: &str, armed: bool) -> Reply {
         return Reply::Send(Command::Consent { ask, decision });
     }
     let sharing = matches!(view.phase, Phase::Allowed { .. } | Phase::Streaming { .. });
-    if let Some(text) = chat_text(line) {
+    if let Some((command, text)) = argument(line) {
+        let command = match command {
+            "m" | "M" | "chat" => Command::Chat(text.to_owned()),
+            "f" | "F" | "file" => Command::SendFile(text.into()),
+            _ => return Reply::Print(HELP.into()),
+        };
         return match sharing {
-            true => Reply::Send(Command::Chat(text.to_owned())),
-            false => Reply::Print("chat: not sent (no viewer to chat with)".into()),
+            true => Reply::Send(command),
+            false => Reply::Print("not sharing: no viewer to send it to".into()),
         };
     }
     match word.as_str() {
@@ -153,17 +158,17 @@ fn interpret(view: &View, line: &str, armed: bool) -> Reply {
             Some(code) => Reply::Print(format!("code: {code}")),
             None => Reply::Print("no code yet".into()),
         },
+        "x" | "cancel" if sharing => Reply::Send(Command::CancelFiles),
         "q" | "quit" => Reply::Send(Command::Quit),
         _ => Reply::Print(HELP.into()),
     }
 }
 
-/// The message of a chat line: `m TEXT` (or `chat TEXT`), case as typed.
-fn chat_text(line: &str) -> Option<&str> {
-    let line = line.trim_start();
-    let (command, rest) = line.split_once(char::is_whitespace)?;
+/// A command with an argument (`m TEXT`, `f PATH`): the word and the rest, case as typed.
+fn argument(line: &str) -> Option<(&str, &str)> {
+    let (command, rest) = line.trim_start().split_once(char::is_whitespace)?;
     let text = rest.trim();
-    (matches!(command, "m" | "M" | "chat") && !text.is_empty()).then_some(text)
+    (!text.is_empty()).then_some((command, text))
 }
 
 #[cfg(test)]
@@ -221,6 +226,12 @@ mod tests {
         assert_eq!(interpret(&sharing, "chat  two words ", true), chat("two words"));
         assert_eq!(interpret(&sharing, "m", true), Reply::Print(HELP.into()), "no text");
         assert_eq!(interpret(&sharing, "more", true), Reply::Print(HELP.into()));
+        assert_eq!(interpret(&sharing, "what is this", true), Reply::Print(HELP.into()));
+        assert_eq!(
+            interpret(&sharing, "f /home/me/My Report.pdf ", true),
+            Reply::Send(Command::SendFile("/home/me/My Report.pdf".into()))
+        );
+        assert_eq!(interpret(&sharing, "x", true), Reply::Send(Command::CancelFiles));
         let waiting = view(Phase::Waiting);
         assert!(matches!(interpret(&waiting, "m hello", true), Reply::Print(_)));
         // A question is answered first: "m ..." there is a no.

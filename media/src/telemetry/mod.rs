@@ -9,6 +9,7 @@
 //! | `input: received=.. injected=.. ...` | [`InputStats`] | the agent, each second while the counters move and at the end |
 //! | `clipboard: sent=.. received=.. ...` | [`ClipboardStats`] | the agent, each second while the counters move and at the end |
 //! | `chat: sent=.. received=.. malformed=..` | [`ChatStats`] | the agent, when a session ends |
+//! | `files: sent=.. received=.. ...` | [`FileStats`] | both peers, when a session ends |
 //! | `input: sent line=N type=T at_us=T` | [`InputSent`] | the viewer, per `--input-script` message |
 //! | `stats: fps=.. kbps=.. ...` | [`ViewerStats`] | the viewer, each second |
 //! | `audio: kbps=.. packets=.. ...` | [`AudioReceiveStats`] | the viewer, each second |
@@ -47,6 +48,6 @@ pub use link::{FREEZE_GAP, FreezeCounter, FreezeSummary, QualityChange};
 pub use network::NetworkStats;
 pub use percentile::{Percentiles, percentile};
 pub use throttle::Throttle;
-pub use toolbox::{ChatStats, ClipboardStats};
+pub use toolbox::{ChatStats, ClipboardStats, FileStats};
 pub use video::VideoSendStats;
 pub use viewer::ViewerStats;

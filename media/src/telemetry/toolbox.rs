@@ -1,4 +1,4 @@
-//! The agent's `clipboard:` and `chat:` counter lines.
+//! The toolbox's counter lines: `clipboard:`, `chat:` and `files:`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -80,6 +80,57 @@ impl FromStr for ChatStats {
     }
 }
 
+/// `files: sent=N received=N rejected=N failed=N cancelled=N malformed=N unexpected=N`, when a
+/// session ends (either binary): its file transfers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileStats {
+    /// Files that arrived whole on the other side.
+    pub sent: u64,
+    /// Files saved here.
+    pub received: u64,
+    /// Offers refused, either way.
+    pub rejected: u64,
+    /// Transfers that broke (corrupt, unreadable, unwritable), either way.
+    pub failed: u64,
+    pub cancelled: u64,
+    pub malformed: u64,
+    /// Transfer channels the other side opened without an accepted offer (closed at once).
+    pub unexpected: u64,
+}
+
+impl fmt::Display for FileStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "files: sent={} received={} rejected={} failed={} cancelled={} malformed={} unexpected={}",
+            self.sent,
+            self.received,
+            self.rejected,
+            self.failed,
+            self.cancelled,
+            self.malformed,
+            self.unexpected
+        )
+    }
+}
+
+impl FromStr for FileStats {
+    type Err = ParseError;
+
+    fn from_str(line: &str) -> Result<Self, ParseError> {
+        let f = Fields::new(line, "files:")?;
+        Ok(FileStats {
+            sent: f.get("sent")?,
+            received: f.get("received")?,
+            rejected: f.get("rejected")?,
+            failed: f.get("failed")?,
+            cancelled: f.get("cancelled")?,
+            malformed: f.get("malformed")?,
+            unexpected: f.get("unexpected")?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +145,15 @@ mod tests {
         let chat = ChatStats { sent: 1, received: 2, malformed: 3 };
         assert_eq!(chat.to_string().parse(), Ok(chat));
         assert!("chat: hello".parse::<ChatStats>().is_err());
+        let files = FileStats {
+            sent: 1,
+            received: 2,
+            rejected: 3,
+            failed: 4,
+            cancelled: 5,
+            malformed: 6,
+            unexpected: 7,
+        };
+        assert_eq!(files.to_string().parse(), Ok(files));
     }
 }
