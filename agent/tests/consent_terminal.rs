@@ -123,11 +123,18 @@ fn bidi_and_invisible_characters_in_the_viewers_name_are_shown_defused() {
     let mut agent = Agent::start(&["--no-tray"], &[]);
     // Would show as "Samexe.png" with a right-to-left override, and "Admin" with a zero width.
     let _viewer = agent.viewer_named("Sam\u{202E}gnp.exe Ad\u{200B}min", None);
-    assert_eq!(
-        agent.wait_for("state: asked by "),
-        "\"Sam\u{FFFD}gnp.exe Ad\u{FFFD}min\" from 127.0.0.1"
-    );
-    let prompt = agent.wait_for("Sam");
-    assert!(prompt.starts_with("\u{FFFD}gnp.exe Ad\u{FFFD}min (127.0.0.1) asks"), "{prompt:?}");
+    // The state line (the agent's loop) and the question (the terminal's task) come in
+    // either order.
+    let (mut state, mut prompt) = (None, None);
+    while state.is_none() || prompt.is_none() {
+        let line = agent.wait_for_either("state: asked by ", "Sam");
+        match line.strip_prefix("state: asked by ") {
+            Some(rest) => state = Some(rest.to_owned()),
+            None => prompt = Some(line),
+        }
+    }
+    assert_eq!(state.unwrap(), "\"Sam\u{FFFD}gnp.exe Ad\u{FFFD}min\" from 127.0.0.1");
+    let prompt = prompt.unwrap();
+    assert!(prompt.starts_with("Sam\u{FFFD}gnp.exe Ad\u{FFFD}min (127.0.0.1) asks"), "{prompt:?}");
     agent.type_line("n");
 }

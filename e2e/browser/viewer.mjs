@@ -4,7 +4,8 @@
 //   node viewer.mjs --url http://127.0.0.1:PORT/ --code "482 913 075" --out DIR
 //                   [--clicks x,y,button;...] [--keys KeyA,Enter,...] [--consent]
 //                   [--chat TEXT]... [--paste TEXT] [--expect-chat TEXT]...
-//                   [--expect-clipboard TEXT]...
+//                   [--expect-clipboard TEXT]... [--send-file PATH]... [--expect-file NAME]...
+//                   [--cancel-after-bytes N]
 //
 // With --consent the agent asks its person first: the script prints `waiting: {json}` (the
 // security code and the state line the page shows while it waits) before the picture comes.
@@ -33,16 +34,45 @@
 //   clipboard: mismatch "TEXT" "OTHER"     ... written, but the browser's clipboard reads OTHER
 //   clipboard: notice "TEXT"               a clipboard notice the page showed
 // The context is granted clipboard-read and clipboard-write for the page's origin.
+//
+// Files (the page's `files` channel and a `file:<id>` channel per transfer):
+//   --send-file PATH   once connected, picks PATH in the page's file input (as Send file does)
+//                      and waits until the computer saved, failed or refused it, or it was
+//                      cancelled (at most 120 s each); one after the other (repeatable)
+//   --cancel-after-bytes N
+//                      clicks Cancel on the first sent file once N bytes of it went out
+//   --expect-file NAME before finishing, waits until a file from the computer with this name
+//                      arrived whole (at most 120 s; repeatable)
+// Every file the computer sends that the page took whole is downloaded (its link clicked) to
+// <out>/received/<its name as saved>, hashed again there and compared with the page's hash.
+// Whenever they happen, in the order the page saw them, it prints (names are JSON):
+//   file: sent "NAME" BYTES bytes as "SAVED" in MS ms
+//                                          the computer saved a file the page sent (SAVED:
+//                                          its name there; MS: from the offer to `saved`)
+//   file: rejected "NAME" reason=R         the computer refused it (view_only, off, busy, ...)
+//   file: failed "NAME" reason=R           it failed (corrupt, failed, disconnected, ...)
+//   file: cancelled "NAME"                 cancelled (here, or by the computer)
+//   file: received "NAME" BYTES bytes sha256=HEX
+//                                          a file from the computer, checked and downloaded
+//   file: mismatch "NAME" sha256=HEX page=HEX
+//                                          ... downloaded, but not what the page checked
+//   file: receive rejected "NAME" reason=R / file: receive failed "NAME" reason=R /
+//   file: receive cancelled "NAME"         a file from the computer that did not arrive
 import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 const PATIENCE_MS = 60_000;
+/** How long one file may take, either way. */
+const FILE_PATIENCE_MS = 120_000;
+/** A transfer's states once it is over. */
+const FINISHED = ['saved', 'failed', 'rejected', 'cancelled'];
 
 function parseArgs(argv) {
   const args = { clicks: [], keys: [], consent: false, chat: [], paste: null, expectChat: [],
-    expectClipboard: [] };
+    expectClipboard: [], sendFile: [], expectFile: [], cancelAfterBytes: null };
   for (let i = 2; i < argv.length; i += 2) {
     const [key, value] = [argv[i], argv[i + 1]];
     if (key === '--consent') {
@@ -58,6 +88,14 @@ function parseArgs(argv) {
     else if (key === '--paste') args.paste = value;
     else if (key === '--expect-chat') args.expectChat.push(value);
     else if (key === '--expect-clipboard') args.expectClipboard.push(value);
+    else if (key === '--send-file') args.sendFile.push(value);
+    else if (key === '--expect-file') args.expectFile.push(value);
+    else if (key === '--cancel-after-bytes') {
+      args.cancelAfterBytes = Number(value);
+      if (!Number.isSafeInteger(args.cancelAfterBytes) || args.cancelAfterBytes < 0) {
+        throw new Error('--cancel-after-bytes needs a number of bytes');
+      }
+    }
     else throw new Error(`unknown argument ${key}`);
     if (value === undefined && key !== '--consent') throw new Error(`${key} needs a value`);
   }
@@ -75,9 +113,9 @@ function recordDataChannelSends() {
   };
 }
 
-// Passes the page's chat and clipboard events (main.js emits them) to the script.
+// Passes the page's chat, clipboard and file events (main.js emits them) to the script.
 function forwardPageEvents() {
-  for (const name of ['tether-chat', 'tether-clipboard']) {
+  for (const name of ['tether-chat', 'tether-clipboard', 'tether-file']) {
     window.addEventListener(name, (e) => window.__tetherReport(name, e.detail));
   }
 }
@@ -112,6 +150,15 @@ class Arrivals {
   }
 }
 
+/** The SHA-256 of a file, as hex. */
+function sha256File(path) {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path).on('data', (d) => hash.update(d)).on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
+  });
+}
+
 async function main() {
   const args = parseArgs(process.argv);
   const profile = mkdtempSync(join(tmpdir(), 'tether-chromium-'));
@@ -142,6 +189,49 @@ async function main() {
     // What the computer sent on `chat` and `clipboard`.
     const chats = new Arrivals();
     const clipboardTexts = new Arrivals();
+    // Transfers that ended: the page's sends (its records), and files from the computer.
+    const sendsDone = new Arrivals();
+    const received = new Arrivals();
+    const receivedFiles = [];
+    /** A file the computer sent, downloaded from its link and hashed again. */
+    const onReceived = async (t) => {
+      const dir = join(args.out, 'received');
+      mkdirSync(dir, { recursive: true });
+      const [download] = await Promise.all([
+        page.waitForEvent('download', { timeout: PATIENCE_MS }),
+        page.evaluate((id) => {
+          const link = document.querySelector(`#files-list li[data-file-id="${id}"] a.download`);
+          if (!link || !link.href) throw new Error(`no download link for ${id}`);
+          link.click();
+        }, t.id),
+      ]);
+      const path = join(dir, basename(t.savedAs));
+      await download.saveAs(path);
+      const sha256 = await sha256File(path);
+      if (sha256 !== t.sha256) {
+        console.log(`file: mismatch ${JSON.stringify(t.savedAs)} sha256=${sha256} page=${t.sha256}`);
+        return;
+      }
+      console.log(`file: received ${JSON.stringify(t.savedAs)} ${t.size} bytes sha256=${sha256}`);
+      const file = { id: t.id, name: t.name, savedAs: t.savedAs, bytes: t.size, sha256, path };
+      receivedFiles.push(file);
+      received.add(file);
+    };
+    const onFile = async (t) => {
+      if (!FINISHED.includes(t.state)) return;
+      const name = JSON.stringify(t.direction === 'send' ? t.name : t.savedAs);
+      const how = t.direction === 'send' ? '' : 'receive ';
+      if (t.state === 'saved' && t.direction === 'send') {
+        console.log(`file: sent ${name} ${t.size} bytes as ${JSON.stringify(t.savedAs)} in ${t.ms} ms`);
+      } else if (t.state === 'saved') {
+        await onReceived(t);
+      } else if (t.state === 'cancelled') {
+        console.log(`file: ${how}cancelled ${name}`);
+      } else {
+        console.log(`file: ${how}${t.state} ${name} reason=${t.reason}`);
+      }
+      if (t.direction === 'send') sendsDone.add(t);
+    };
     const onClipboardText = async ({ text, written }) => {
       if (!written) {
         console.log(`clipboard: not written ${JSON.stringify(text)}`);
@@ -166,6 +256,8 @@ async function main() {
         await onClipboardText(detail);
       } else if (name === 'tether-clipboard' && detail.kind === 'notice') {
         console.log(`clipboard: notice ${JSON.stringify(detail.text)}`);
+      } else if (name === 'tether-file') {
+        await onFile(detail);
       }
     };
     // One after the other, so the lines come in the order the page saw things.
@@ -298,6 +390,40 @@ async function main() {
       await page.waitForFunction((n) => window.__sent.slice(n).some((m) => m.includes('"KeyV"')),
         mark.sent, { timeout: 5_000 }).catch(() => {});
       await page.evaluate(() => document.getElementById('video').blur());
+    }
+    if (args.sendFile.length) {
+      // The agent opens `files` beside `input`; without it each file fails as `unavailable`.
+      await page.waitForFunction(() => window.tether.fileSharing.open, null, { timeout: 10_000 })
+        .catch(() => {});
+    }
+    for (const [i, path] of args.sendFile.entries()) {
+      const before = await page.evaluate(() => window.tether.files.filter((t) => t.direction === 'send').length);
+      await page.setInputFiles('#file-input', path);
+      const id = await (await page.waitForFunction((n) => {
+        const sends = window.tether.files.filter((t) => t.direction === 'send');
+        return sends.length > n && sends[sends.length - 1].id;
+      }, before, { timeout: PATIENCE_MS })).jsonValue();
+      if (i === 0 && args.cancelAfterBytes !== null) {
+        await page.waitForFunction(({ id, n }) => {
+          const t = window.tether.files.find((f) => f.id === id);
+          return !t || t.bytes >= n || !['queued', 'offered', 'sending'].includes(t.state);
+        }, { id, n: args.cancelAfterBytes }, { timeout: FILE_PATIENCE_MS, polling: 5 });
+        // Its Cancel button, if it is still running.
+        await page.evaluate((id) => {
+          const cancel = document.querySelector(`#files-list li[data-file-id="${id}"] button.cancel`);
+          if (cancel && !cancel.hidden) cancel.click();
+        }, id);
+      }
+      await sendsDone.until((t) => t.id === id, `file ${JSON.stringify(path)} to end`, FILE_PATIENCE_MS);
+    }
+    for (const name of args.expectFile) {
+      await received.until((f) => f.name === name || f.savedAs === name,
+        `file ${JSON.stringify(name)} from the computer`, FILE_PATIENCE_MS);
+    }
+    if (args.sendFile.length || args.expectFile.length) {
+      result.files = await page.evaluate(() => window.tether.files);
+      result.fileSharing = await page.evaluate(() => window.tether.fileSharing);
+      result.receivedFiles = receivedFiles;
     }
     for (const text of args.expectChat) await chats.until((t) => t === text, `chat ${JSON.stringify(text)}`);
     for (const text of args.expectClipboard) {

@@ -20,7 +20,7 @@ const STYLE_CSS: &str = include_str!("../web/style.css");
 const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 
 /// The page's ES modules by URL path: `main.js` is the entry (index.html) and imports the rest.
-const MODULES: [(&str, &str); 11] = [
+const MODULES: [(&str, &str); 14] = [
     ("/main.js", include_str!("../web/main.js")),
     ("/protocol.js", include_str!("../web/protocol.js")),
     ("/session.js", include_str!("../web/session.js")),
@@ -32,6 +32,9 @@ const MODULES: [(&str, &str); 11] = [
     ("/clipboard.js", include_str!("../web/clipboard.js")),
     ("/chat.js", include_str!("../web/chat.js")),
     ("/chatview.js", include_str!("../web/chatview.js")),
+    ("/sha256.js", include_str!("../web/sha256.js")),
+    ("/files.js", include_str!("../web/files.js")),
+    ("/filesview.js", include_str!("../web/filesview.js")),
 ];
 
 /// The routes of the browser viewer, to merge into the server's router.

@@ -1,8 +1,9 @@
 // Tether's browser viewer. It speaks only what docs/protocol.md documents: the signaling
-// WebSocket at <base>/ws and the `input`, `clipboard` and `chat` data channels the agent opens.
-// This module wires the page: protocol.js (the wire format), session.js (one session,
-// DOM-free), view.js (what is shown), input.js (remote control), clipboard.js and chat.js (the
-// other two channels, DOM-free) and chatview.js (the chat panel).
+// WebSocket at <base>/ws, the `input`, `clipboard`, `chat` and `files` data channels the agent
+// opens and the `file:<id>` channels of file transfers. This module wires the page:
+// protocol.js (the wire format), session.js (one session, DOM-free), view.js (what is shown),
+// input.js (remote control), clipboard.js, chat.js and files.js (the other channels, DOM-free),
+// chatview.js (the chat panel) and filesview.js (the files panel).
 
 import { normaliseCode, signalingUrl } from './protocol.js';
 import { normaliseFingerprint } from './sas.js';
@@ -14,6 +15,8 @@ import {
 } from './clipboard.js';
 import { CHAT_CHANNEL, Chat, ChatLog } from './chat.js';
 import { ChatView } from './chatview.js';
+import { FILES_CHANNEL, FileTransfers, newFilesState, transferIdOf } from './files.js';
+import { FilesView } from './filesview.js';
 
 /** What tests (and curious support staff in the console) can read. */
 const status = {
@@ -34,6 +37,15 @@ const status = {
   clipboard: newClipboardStatus(),
   /** Sends a chat message as the Send button does: { ok: true } or { ok: false, error }. */
   sendChat: (text) => sendChat(text),
+  // File transfers both ways, oldest first, updated in place (files.js FileTransfers): { id,
+  // direction: 'send' | 'receive', name, size, bytes, state, rate, reason?, by?, savedAs?,
+  // sha256?, url?, ms? }; and whether files may be sent (files.js newFilesState).
+  files: [],
+  fileSharing: newFilesState(),
+  /** Sends a File (or Blob with a name) as Send file does: { ok, id, state, reason? }. */
+  sendFile: (file) => sendFile(file),
+  /** Cancels a running transfer as its Cancel button does: whether it was running. */
+  cancelFile: (id) => files.cancel(id),
 };
 window.tether = status;
 
@@ -69,7 +81,8 @@ const { ui } = view;
 
 // Events for tests (e2e/browser/viewer.mjs listens): `tether-chat` with each log entry,
 // `tether-clipboard` with { kind: 'answer', seq, type, reason? }, { kind: 'received', seq,
-// text, written } and { kind: 'notice', text, copy? }.
+// text, written } and { kind: 'notice', text, copy? }, `tether-file` with a copy of a transfer's
+// record each time its state changes.
 const emit = (name, detail) => window.dispatchEvent(new CustomEvent(name, { detail }));
 
 // ---- Chat -----------------------------------------------------------------------------------
@@ -176,7 +189,11 @@ function wireClipboard(owner, channel) {
     status: status.clipboard,
     notify: showNotice,
     onEvent: (event) => emit('tether-clipboard', event),
-    onChange: (available) => view.clipboardAvailable(available),
+    onChange: (available) => {
+      view.clipboardAvailable(available);
+      // Told view-only here: no Send file either.
+      files.changed();
+    },
   });
   if (clipboard) clipboard.close();
   clipboard = sync;
@@ -215,7 +232,63 @@ ui.typeClipboard.addEventListener('click', () => {
   });
 });
 
-/** A new session: its own chat log and clipboard exchange. */
+// ---- Files ----------------------------------------------------------------------------------
+
+const files = new FileTransfers({
+  list: status.files,
+  state: status.fileSharing,
+  now: () => performance.now(),
+  makeUrl: (chunks) => URL.createObjectURL(new Blob(chunks, { type: 'application/octet-stream' })),
+  revokeUrl: (url) => URL.revokeObjectURL(url),
+  // The clipboard learns it first, from the agent's `off{view_only}` as its channel opens.
+  viewOnly: () => status.clipboard.viewOnly,
+  onChange: (t, progress) => filesView.changed(t, progress),
+  onEvent: (t) => emit('tether-file', t),
+  onAvailable: (available) => filesView.available(available),
+});
+const filesView = new FilesView(document, files, {
+  notify: (text) => showNotice({ text }),
+  video: ui.video,
+});
+
+function sendFile(file) {
+  const t = files.sendFile(file);
+  const answer = { ok: t.state !== 'failed', id: t.id, state: t.state };
+  if (t.reason) answer.reason = t.reason;
+  return answer;
+}
+
+/** The agent's `files` channel for `owner`: control messages both ways while it is open. */
+function wireFiles(owner, channel) {
+  const send = (frame) => {
+    if (owner.ended || channel.readyState !== 'open') return false;
+    channel.send(frame);
+    return true;
+  };
+  // The sender opens each transfer's channel (ordered and reliable, as every data channel is
+  // by default).
+  const openChannel = (label) => {
+    if (owner.ended || owner !== session || !owner.pc) return null;
+    try {
+      return owner.pc.createDataChannel(label, { ordered: true });
+    } catch (_) {
+      return null;
+    }
+  };
+  const opened = () => {
+    if (owner === session) files.attach(send, openChannel);
+  };
+  channel.onopen = opened;
+  channel.onclose = () => {
+    if (files.sendFrame === send) files.detach();
+  };
+  channel.onmessage = (e) => {
+    if (owner === session && files.sendFrame === send) files.onMessage(e.data);
+  };
+  if (channel.readyState === 'open') opened();
+}
+
+/** A new session: its own chat log, clipboard exchange and file transfers. */
 function resetSessionTools() {
   if (clipboard) clipboard.close();
   clipboard = null;
@@ -224,11 +297,18 @@ function resetSessionTools() {
   chatView.clear();
   status.clipboard = newClipboardStatus();
   toldMissing = false;
+  files.reset();
+  filesView.clear();
 }
 
 function onChannel(channel, owner) {
   if (channel.label === CLIPBOARD_CHANNEL) wireClipboard(owner, channel);
   else if (channel.label === CHAT_CHANNEL) wireChat(owner, channel);
+  else if (channel.label === FILES_CHANNEL) wireFiles(owner, channel);
+  else if (transferIdOf(channel.label) !== null) {
+    if (owner === session) files.onTransferChannel(channel);
+    else channel.close();
+  }
 }
 
 ui.form.addEventListener('submit', (e) => {
@@ -259,6 +339,7 @@ ui.form.addEventListener('submit', (e) => {
       if (clipboard) clipboard.close();
       clipboard = null;
       chat.detach();
+      files.detach();
     },
   });
   session = started.ended ? null : started;

@@ -258,3 +258,58 @@ fn the_browser_shares_the_clipboard_and_chats() {
     agent.terminate(Duration::from_secs(10)).expect("agent stops");
     let _ = std::fs::remove_dir_all(out);
 }
+
+/// Files between Chromium and the agent, 20 MiB each way: the page's file goes to the computer's Downloads with
+/// the same hash, the person's file comes down to the page with the same hash.
+#[test]
+#[ignore = "needs Xvfb and Chromium"]
+fn the_browser_sends_and_receives_files() {
+    use sha2::{Digest, Sha256};
+    let sha256 = |data: &[u8]| -> String {
+        Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let xvfb = Xvfb::start(640, 480).expect("Xvfb starts");
+    let out = std::env::temp_dir().join(format!("tether-browser-files-{}", std::process::id()));
+    let downloads = out.join("agent-downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let mut data = vec![0u8; 20 << 20];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for chunk in data.chunks_mut(8) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+    }
+    let (upload, report) = (out.join("installer.deb"), out.join("report.txt"));
+    std::fs::write(&upload, &data).unwrap();
+    let backwards: Vec<u8> = data.iter().rev().copied().collect();
+    std::fs::write(&report, &backwards).unwrap();
+
+    let mut cmd = Command::new(workspace_bin("tether-agent"));
+    cmd.env("DISPLAY", xvfb.display())
+        .args(["--bind", "127.0.0.1:0", "--udp-bind", "127.0.0.1:0"])
+        .args(["--no-tray", "--no-audio", "--auto-allow", "--downloads"])
+        .arg(&downloads)
+        .stdin(Stdio::piped());
+    let mut agent = ChildProcess::spawn(cmd).expect("agent starts");
+    let page = agent.wait_for_line("viewer: ", PATIENCE).expect("viewer line");
+    let code = agent.wait_for_line("code: ", PATIENCE).expect("code line");
+    let args = ["--send-file", upload.to_str().unwrap(), "--expect-file", "report.txt"];
+    let mut node = start_browser(&page, &code, &out, &args);
+
+    let saved = agent.wait_for_line("file: saved ", BROWSER_PATIENCE).expect("the upload");
+    assert!(saved.starts_with("\"installer.deb\" in "), "{saved}");
+    let sent = node.wait_for_line("file: sent ", BROWSER_PATIENCE).expect("the page hears");
+    eprintln!("browser -> agent: {sent}");
+    assert_eq!(sha256(&std::fs::read(downloads.join("installer.deb")).unwrap()), sha256(&data));
+
+    writeln!(agent.stdin().expect("piped"), "f {}", report.display()).expect("typed");
+    let received = node.wait_for_line("file: received ", BROWSER_PATIENCE).expect("download");
+    eprintln!("agent -> browser: {received}");
+    let expected = format!("\"report.txt\" {} bytes sha256={}", 20 << 20, sha256(&backwards));
+    assert_eq!(received, expected);
+    agent.wait_for_line("file: sent ", PATIENCE).expect("the agent hears it arrived");
+    browser_result(&mut node);
+    agent.terminate(Duration::from_secs(10)).expect("agent stops");
+    let _ = std::fs::remove_dir_all(out);
+}

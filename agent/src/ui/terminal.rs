@@ -13,7 +13,8 @@ use tokio::task::JoinHandle;
 use crate::ui::{Command, UiEnd, View, allow_armed};
 
 /// Printed at start and for `h` or an unknown command.
-pub const HELP: &str = "commands: s stop sharing, n new code, c show code, m TEXT chat with the viewer, q quit (y / v / n answer a request)";
+pub const HELP: &str = "commands: s stop sharing, n new code, c show code, m TEXT chat with the viewer, \
+     f PATH send a file to the viewer, x cancel file transfers, q quit (y / v / n answer a request)";
 
 /// The answer to a yes typed within a second of the question (typed ahead, or meant for
 /// something else).

@@ -114,6 +114,8 @@ struct Outgoing {
     size: u64,
     sent: Arc<AtomicU64>,
     started: Option<Instant>,
+    /// Its transfer channel, once open: closed when the receiver has answered.
+    channel: Option<Arc<dyn DataChannel>>,
 }
 
 /// A transfer this side receives.
@@ -232,6 +234,7 @@ impl Endpoint {
             }
             FileMsg::Saved { id, name } => {
                 if let Some(out) = self.outgoing.remove(&id) {
+                    close(out.channel.as_ref());
                     self.stats.sent += 1;
                     let secs = out.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
                     println!(
@@ -245,6 +248,7 @@ impl Endpoint {
             }
             FileMsg::Failed { id, reason } => {
                 if let Some(out) = self.outgoing.remove(&id) {
+                    close(out.channel.as_ref());
                     self.stats.failed += 1;
                     self.abort(&id);
                     println!(
@@ -300,6 +304,7 @@ impl Endpoint {
                 return;
             }
         };
+        out.channel = Some(channel.clone());
         let (path, size, sent) = (out.path.clone(), out.size, out.sent.clone());
         let cancel_at = self.settings.cancel_after_bytes.take();
         let id = id.to_owned();
@@ -322,7 +327,10 @@ impl Endpoint {
     fn cancelled(&mut self, id: &str, by: &str) {
         let name = match (self.incoming.remove(id), self.outgoing.remove(id)) {
             (Some(incoming), _) => incoming.name,
-            (None, Some(out)) => out.name,
+            (None, Some(out)) => {
+                close(out.channel.as_ref());
+                out.name
+            }
             (None, None) => return,
         };
         self.abort(id);
@@ -368,7 +376,7 @@ impl Endpoint {
         );
         let sent = Arc::new(AtomicU64::new(0));
         self.say(&FileMsg::Offer { id: id.clone(), name: name.clone(), size }).await;
-        self.outgoing.insert(id, Outgoing { path, name, size, sent, started: None });
+        self.outgoing.insert(id, Outgoing { path, name, size, sent, started: None, channel: None });
     }
 
     /// A transfer channel the other side opened: taken only for an offer this side accepted.
@@ -543,6 +551,13 @@ async fn cancel_when(
     tokio::select! {
         result = sending => result,
         () = reached => Err(send::SendError::Closed),
+    }
+}
+
+/// Closes a transfer channel in the background.
+fn close(channel: Option<&Arc<dyn DataChannel>>) {
+    if let Some(channel) = channel.cloned() {
+        tokio::spawn(async move { channel.close().await });
     }
 }
 

@@ -43,7 +43,7 @@ test('every module is served by signal/src/web.rs and imported by another', () =
 
 test('every element the DOM code looks up is in index.html, once', () => {
   const ids = new Set();
-  for (const name of ['main.js', 'view.js', 'chatview.js']) {
+  for (const name of ['main.js', 'view.js', 'chatview.js', 'filesview.js']) {
     for (const [, id] of source(name).matchAll(/(?:\$|getElementById)\('([\w-]+)'\)/g)) ids.add(id);
   }
   assert.ok(ids.size > 20, `${ids.size} ids found`);

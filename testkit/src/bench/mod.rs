@@ -3,6 +3,7 @@
 pub mod audio;
 pub mod browser;
 pub mod compare;
+pub mod files;
 pub mod gst;
 pub mod input;
 pub mod json;

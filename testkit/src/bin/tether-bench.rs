@@ -87,6 +87,10 @@ struct Cli {
     /// No system audio: no PulseAudio server, and the agent runs with --no-audio.
     #[arg(long)]
     no_audio: bool,
+    /// MiB of a file sent viewer -> agent during a 1280x720 motion session after the
+    /// scenarios, against the same session without it (0: not run).
+    #[arg(long, value_name = "MIB", default_value_t = 0)]
+    file_mib: u64,
 }
 
 /// What to run on each scenario's display.
@@ -208,12 +212,13 @@ fn run(cli: &Cli, plan: &Plan) -> Result<bool> {
     }
     print_report(cli, &outcomes);
     let input_ok = cli.input_events == 0 || input_latency(cli, &bins);
+    let files_ok = cli.file_mib == 0 || file_transfer(cli, &bins);
     let tether_ok = outcomes.iter().all(|o| {
         o.measured.as_ref().is_none_or(|m| m.failure.is_none())
             && o.rows.iter().filter(|r| r.sender == Sender::Tether).all(|r| r.note.is_none())
             && !o.notes.iter().any(|n| n.starts_with("FAILED"))
     });
-    Ok(tether_ok && input_ok)
+    Ok(tether_ok && input_ok && files_ok)
 }
 
 fn print_report(cli: &Cli, outcomes: &[Outcome]) {
@@ -277,6 +282,32 @@ fn input_latency(cli: &Cli, bins: &Bins) -> bool {
                 );
             }
             println!("agent: input: {}", latency.agent_counters.as_deref().unwrap_or("(no line)"));
+            true
+        }
+        Err(err) => {
+            println!("FAILED: {err:#}");
+            false
+        }
+    }
+}
+
+/// The file transfer run (`bench/files.rs`) and its lines; false if it failed.
+fn file_transfer(cli: &Cli, bins: &Bins) -> bool {
+    println!("\n### file transfer (viewer -> agent, {} MiB, 1280x720 moving screen)", cli.file_mib);
+    let seconds = cli.seconds.max(8);
+    match bench::files::measure(&bins.agent, &bins.viewer, cli.file_mib, seconds, &quiet_logs) {
+        Ok((without, with)) => {
+            let rate =
+                with.mib_per_s.map_or("n/a (not finished)".to_owned(), |r| format!("{r:.1} MiB/s"));
+            println!("throughput: {rate}");
+            println!(
+                "video: {:.1} fps while the file went ({:.0} s) against {:.1} fps without a file                  ({:.0} s): {:.2}x",
+                with.fps,
+                with.seconds,
+                without.fps,
+                without.seconds,
+                with.fps / without.fps.max(0.1)
+            );
             true
         }
         Err(err) => {
