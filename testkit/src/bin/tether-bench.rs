@@ -301,7 +301,7 @@ fn file_transfer(cli: &Cli, bins: &Bins) -> bool {
                 with.mib_per_s.map_or("n/a (not finished)".to_owned(), |r| format!("{r:.1} MiB/s"));
             println!("throughput: {rate}");
             println!(
-                "video: {:.1} fps while the file went ({:.0} s) against {:.1} fps without a file                  ({:.0} s): {:.2}x",
+                "video: {:.1} fps while the file went ({:.0} s) against {:.1} fps without a file ({:.0} s): {:.2}x",
                 with.fps,
                 with.seconds,
                 without.fps,
