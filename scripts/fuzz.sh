@@ -21,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL_TARGETS="signal_msg input_msg rendezvous sharing rtp_assembler sdp_candidate"
+ALL_TARGETS="signal_msg input_msg toolbox_msg rendezvous sharing rtp_assembler sdp_candidate"
 TARGETS="${FUZZ_TARGETS:-$ALL_TARGETS}"
 # Nightly where it is installed (cargo-fuzz's toolchain; AddressSanitizer needs it); the
 # coverage flags themselves are stable codegen options, so stable builds the same targets.
@@ -59,7 +59,7 @@ build() {
 # The longest input each target is given: signal frames go past the 64 KiB limit.
 max_len() {
   case "$1" in
-    signal_msg) echo 70000 ;;
+    signal_msg | toolbox_msg) echo 70000 ;;
     sdp_candidate) echo 16384 ;;
     *) echo 8192 ;;
   esac
