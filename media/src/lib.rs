@@ -7,6 +7,7 @@
 
 pub mod audio;
 pub mod codec;
+pub mod desktop_clipboard;
 pub mod files;
 pub mod image;
 pub mod probe;

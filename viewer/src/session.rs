@@ -256,7 +256,8 @@ impl Io<'_> {
                     }
                     CLIPBOARD_CHANNEL => {
                         let text = self.settings.clipboard_text.clone();
-                        self.tasks.spawn(toolbox::clipboard::serve(channel, text));
+                        let desktop = self.settings.ui.as_ref().and_then(|_| own_clipboard());
+                        self.tasks.spawn(toolbox::clipboard::serve(channel, text, desktop));
                     }
                     CHAT_CHANNEL => {
                         let initial = self.settings.chat.clone();
@@ -336,6 +337,18 @@ impl Io<'_> {
         if self.settings.latency_probe {
             println!("{}", latency_line(&shared.latencies()));
             println!("{}", shared.freezes());
+        }
+    }
+}
+
+/// The window's own X clipboard, shared with the computer's; `None` (said) if unreachable.
+fn own_clipboard() -> Option<tether_media::desktop_clipboard::DesktopClipboard> {
+    match tether_media::desktop_clipboard::DesktopClipboard::start() {
+        Ok(clipboard) => Some(clipboard),
+        Err(err) => {
+            tracing::warn!(%err, "the clipboard is not shared");
+            println!("clipboard: off ({err})");
+            None
         }
     }
 }

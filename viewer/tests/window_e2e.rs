@@ -1,7 +1,7 @@
 //! The native viewer window end to end: the agent shares one Xvfb display, the viewer's window
 //! opens on a second one and the code is typed into its prompt; a screenshot of that second display must show the agent's picture,
 //! and clicks, wheel and keys synthesised into the window with xdotool must arrive on the
-//! agent's display.
+//! agent's display; text copied on either display can be pasted on the other.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tether_media::image::{psnr_rgba, write_png_rgba};
 use tether_testkit::paint::{Painter, RgbaImage};
 use tether_testkit::process::{ChildProcess, workspace_bin};
+use tether_testkit::xclip::{wait_for_selection, xclip_copy};
 use tether_testkit::xinput::{EventWindow, XInput, typed_text};
 use tether_testkit::xvfb::Xvfb;
 
@@ -170,6 +171,12 @@ fn the_window_shows_the_screen_and_sends_input() {
     let root = root.split_whitespace().find(|w| w.starts_with("0x")).expect("root id").to_owned();
     xdotool(desk.display(), &["windowfocus", &root]);
     wait_for_log(&log, &["ReleaseAll"]);
+
+    // The window shares its own X clipboard with the computer's, both ways.
+    xclip_copy(shared.display(), "copied on the computer");
+    wait_for_selection(desk.display(), "clipboard", "copied on the computer");
+    xclip_copy(desk.display(), "copied by the supporter");
+    wait_for_selection(shared.display(), "clipboard", "copied by the supporter");
 
     viewer.terminate(Duration::from_secs(10)).expect("viewer stops");
     agent.terminate(Duration::from_secs(10)).expect("agent stops");

@@ -8,8 +8,6 @@
 //! In view-only sessions and with `--no-clipboard` the desktop's clipboard is never opened:
 //! every text from the viewer is refused (and counted) and nothing is sent.
 
-mod x11;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +20,7 @@ use webrtc::data_channel::{
     DataChannel, DataChannelEvent, RTCDataChannelMessage, RTCDataChannelState,
 };
 
-use x11::{DesktopClipboard, FromDesktop};
+use tether_media::desktop_clipboard::{DesktopClipboard, FromDesktop};
 
 /// How often the counters are printed while they change.
 const PRINT_EVERY: Duration = Duration::from_secs(1);

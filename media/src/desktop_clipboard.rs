@@ -1,4 +1,5 @@
-//! The desktop's clipboard on X11: the `tether-clipboard` thread watches the `CLIPBOARD`
+//! A desktop's clipboard on X11 (the agent's, and the native viewer window's own): the
+//! `tether-clipboard` thread watches the `CLIPBOARD`
 //! selection's owner (XFixes) and reads the new text; it puts the viewer's text on `CLIPBOARD`
 //! and `PRIMARY`. arboard owns the selections and answers other programs' requests (TARGETS,
 //! UTF8_STRING, INCR for long texts) for as long as the thread keeps its `Clipboard`.
@@ -21,23 +22,23 @@ const POLL: Duration = Duration::from_millis(50);
 
 /// What the thread reports.
 #[derive(Debug)]
-pub(super) enum FromDesktop {
+pub enum FromDesktop {
     /// `CLIPBOARD` now holds this text (whoever put it there, this thread included).
     Changed(String),
-    /// The viewer's text `seq` is on the clipboard (`ok`) or could not be put there.
+    /// The peer's text `seq` is on the clipboard (`ok`) or could not be put there.
     Set { seq: u64, text: String, ok: bool },
 }
 
 /// The running thread; dropping the command sender ends it.
-pub(super) struct DesktopClipboard {
+pub struct DesktopClipboard {
     commands: Option<std_mpsc::Sender<(u64, String)>>,
-    pub(super) events: mpsc::Receiver<FromDesktop>,
+    pub events: mpsc::Receiver<FromDesktop>,
     thread: Option<JoinHandle<()>>,
 }
 
 /// Why the clipboard cannot be reached.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum ClipboardUnavailable {
+pub enum ClipboardUnavailable {
     #[error("cannot open the X display for the clipboard: {0}")]
     Connect(#[from] x11rb::errors::ConnectError),
     #[error("the X server has no XFixes extension: {0}")]
@@ -50,7 +51,7 @@ pub(super) enum ClipboardUnavailable {
 
 impl DesktopClipboard {
     /// Connects to the display in `DISPLAY` and starts watching.
-    pub(super) fn start() -> Result<Self, ClipboardUnavailable> {
+    pub fn start() -> Result<Self, ClipboardUnavailable> {
         let watcher = Watcher::connect()?;
         let clipboard = arboard::Clipboard::new()?;
         let (commands, command_rx) = std_mpsc::channel();
@@ -61,13 +62,13 @@ impl DesktopClipboard {
         Ok(DesktopClipboard { commands: Some(commands), events, thread: Some(thread) })
     }
 
-    /// Puts the viewer's text `seq` on the clipboard; the result comes as [`FromDesktop::Set`].
-    pub(super) fn set(&self, seq: u64, text: String) -> bool {
+    /// Puts the peer's text `seq` on the clipboard; the result comes as [`FromDesktop::Set`].
+    pub fn set(&self, seq: u64, text: String) -> bool {
         self.commands.as_ref().is_some_and(|c| c.send((seq, text)).is_ok())
     }
 
     /// Ends the thread and waits for it (it wakes every [`POLL`]).
-    pub(super) fn stop(mut self) {
+    pub fn stop(mut self) {
         self.commands = None;
         if let Some(thread) = self.thread.take()
             && thread.join().is_err()
@@ -147,7 +148,7 @@ fn serve(
 }
 
 /// Puts `text` on CLIPBOARD (Ctrl+V) and PRIMARY (middle click), out of clipboard managers'
-/// histories: it is the supporter's, often a password.
+/// histories: it is the other side's, often a password.
 fn put(clipboard: &mut arboard::Clipboard, text: &str) -> bool {
     let mut ok = true;
     for kind in [LinuxClipboardKind::Clipboard, LinuxClipboardKind::Primary] {
