@@ -5,6 +5,7 @@ mod audio;
 mod capture;
 mod chat;
 mod clipboard;
+mod display;
 #[cfg(feature = "embedded-server")]
 mod embedded;
 #[cfg(not(feature = "embedded-server"))]
@@ -71,9 +72,10 @@ struct Cli {
     /// Extra CA certificate (PEM) to trust for a wss:// server.
     #[arg(long, value_name = "FILE")]
     ca_cert: Option<PathBuf>,
-    /// Which monitor to share: 0 is the primary (or first) one.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    display: usize,
+    /// Share only this monitor (0 is the primary). Without it the viewer starts on the primary
+    /// and may switch monitors, or show all of them, during the session.
+    #[arg(long, value_name = "N")]
+    display: Option<usize>,
     /// Allow every viewer without asking (prints a warning). For tests and benchmarks.
     #[arg(long)]
     auto_allow: bool,

@@ -18,10 +18,11 @@ use tether_proto::{IceConfig, SessionCode};
 use tether_session::LinkState;
 use tether_session::clipboard::ClipboardPolicy;
 use tether_session::files::FilesPolicy;
+use tether_session::monitors::{MonitorControl, Shown};
 use tether_session::sharing::{Action, Decision, Event, Phase, Sharing};
 use tether_signal_client::client::ClientOptions;
 
-use crate::capture;
+use crate::capture::{self, ShownMonitor};
 use crate::input::InputSettings;
 use crate::session::Session;
 use crate::signaling::{LinkEvent, Registration, ServerLink};
@@ -34,7 +35,9 @@ pub struct AgentSettings {
     /// Unattended access: every viewer is allowed without asking.
     pub auto_allow: bool,
     pub consent_timeout: Duration,
-    pub display: usize,
+    /// `--display N`: the monitor shown first; given, it is the only one (viewers cannot
+    /// switch).
+    pub display: Option<usize>,
     pub video: VideoSettings,
     pub udp_bind: Vec<String>,
     /// `--view-only`: no session may drive the mouse or keyboard.
@@ -221,7 +224,9 @@ impl Agent<'_> {
                 // View-only if the person chose it at Allow or the agent runs with --view-only.
                 let view_only = view_only || self.settings.view_only;
                 tracing::info!(view_only, "starting the session");
-                let input = InputSettings { view_only, monitor: self.settings.display };
+                let first = Shown::Monitor(self.settings.display.unwrap_or(0));
+                let monitors = MonitorControl::new(first, self.settings.display.is_some());
+                let input = InputSettings { view_only, shown: ShownMonitor::new(first) };
                 let clipboard = match (view_only, self.settings.clipboard) {
                     (true, _) => ClipboardPolicy::ViewOnly,
                     (false, false) => ClipboardPolicy::Off,
@@ -239,7 +244,7 @@ impl Agent<'_> {
                     cancel_after_bytes: None,
                     offer_name: None,
                 };
-                let controls = crate::session::Controls { input, clipboard, files };
+                let controls = crate::session::Controls { input, clipboard, files, monitors };
                 let (ice, udp_bind) = (&self.ice, &self.settings.udp_bind);
                 let (audio, video) = (self.settings.audio, &self.settings.video);
                 let identity = self.identity.take();
@@ -260,8 +265,8 @@ impl Agent<'_> {
             }
             Action::StartStream => {
                 let Some(s) = &mut self.session else { return Step::Next(None) };
-                let display = self.settings.display;
-                let open = Box::new(move || capture::open(display));
+                let shown = s.shown();
+                let open = Box::new(move || capture::open_shown(shown));
                 if let Err(err) = s.on_connected(open, self.settings.video.clone()).await {
                     tracing::error!(%err, "cannot start the video");
                     return Step::Next(Some(Event::StreamFailed(err)));

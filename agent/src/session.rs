@@ -15,19 +15,23 @@ use tether_media::rtc::{
 use tether_proto::IceConfig;
 use tether_proto::chat::CHAT_CHANNEL;
 use tether_proto::clipboard::CLIPBOARD_CHANNEL;
+use tether_proto::display::DISPLAY_CHANNEL;
 use tether_proto::files::FILES_CHANNEL;
 use tether_proto::input::INPUT_CHANNEL;
 use tether_proto::signal::{IceCandidate, Sdp};
 use tether_session::RESTART_AFTER;
 use tether_session::candidates::{self, EarlyCandidates};
 use tether_session::clipboard::ClipboardPolicy;
+use tether_session::monitors::MonitorControl;
 use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::rtp_transceiver::RtpSender;
 
 use crate::audio::{self, AudioPipeline, AudioTrack};
+use crate::capture::ShownMonitor;
 use crate::chat::ChatService;
 use crate::clipboard::ClipboardService;
+use crate::display::DisplayService;
 use crate::input::{self, InputService, InputSettings};
 use crate::video::{MIN_BITRATE_BPS, SourceFactory, VideoPipeline, VideoSettings};
 
@@ -36,6 +40,8 @@ pub struct Controls {
     pub input: InputSettings,
     pub clipboard: ClipboardPolicy,
     pub files: FilesSettings,
+    /// Which monitors the viewer may see; it follows into `input.shown`.
+    pub monitors: MonitorControl,
 }
 
 pub struct Session {
@@ -56,6 +62,9 @@ pub struct Session {
     files_channel: Arc<dyn DataChannel>,
     files_settings: FilesSettings,
     files: Option<Files>,
+    display_channel: Arc<dyn DataChannel>,
+    monitors: Option<MonitorControl>,
+    display: Option<DisplayService>,
     audio_track: Option<AudioTrack>,
     audio: Option<AudioPipeline>,
     /// What the congestion controller makes of the viewer's feedback; `None` with a fixed
@@ -77,6 +86,7 @@ struct Media {
     clipboard_channel: Arc<dyn DataChannel>,
     chat_channel: Arc<dyn DataChannel>,
     files_channel: Arc<dyn DataChannel>,
+    display_channel: Arc<dyn DataChannel>,
     audio_track: Option<AudioTrack>,
     offer: Sdp,
 }
@@ -132,6 +142,9 @@ impl Session {
             files_channel: media.files_channel,
             files_settings: controls.files,
             files: None,
+            display_channel: media.display_channel,
+            monitors: Some(controls.monitors),
+            display: None,
             audio_track: media.audio_track,
             audio: None,
             estimate: video.adaptive.then_some(estimate),
@@ -212,7 +225,14 @@ impl Session {
             VideoPipeline::start(open_source, settings, self.track.clone(), rtp, estimate)
                 .map_err(|e| format!("cannot start the video thread: {e}"))?;
         self.video = Some(pipeline);
-        let input = InputService::start(self.input_channel.clone(), self.input_settings)
+        if let Some(control) = self.monitors.take() {
+            let (channel, shown) = (self.display_channel.clone(), self.shown());
+            match DisplayService::start(channel, control, shown) {
+                Ok(display) => self.display = Some(display),
+                Err(err) => tracing::warn!(%err, "no monitor menu in this session"),
+            }
+        }
+        let input = InputService::start(self.input_channel.clone(), self.input_settings.clone())
             .map_err(|e| format!("cannot start the input thread: {e}"))?;
         self.input = Some(input);
         self.clipboard =
@@ -228,6 +248,11 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// What the viewer sees: the video source follows it.
+    pub fn shown(&self) -> Arc<ShownMonitor> {
+        self.input_settings.shown.clone()
     }
 
     /// Sends the person's chat message to the viewer.
@@ -272,6 +297,9 @@ impl Session {
         if let Some(files) = self.files.take() {
             println!("{}", files.stop().await);
         }
+        if let Some(display) = self.display.take() {
+            display.stop().await;
+        }
         let capture_error = match self.video.take() {
             Some(video) => video.stop().await,
             None => None,
@@ -296,6 +324,7 @@ impl Drop for Session {
         drop(self.clipboard.take());
         drop(self.chat.take());
         drop(self.files.take());
+        drop(self.display.take());
         drop(self.video.take());
         drop(self.audio.take());
         let pc = self.link.pc().clone();
@@ -324,6 +353,8 @@ async fn add_media(link: &mut PeerLink, with_audio: bool) -> Result<Media, RtcEr
         pc.create_data_channel(CLIPBOARD_CHANNEL, Some(input::channel_init())).await?;
     let chat_channel = pc.create_data_channel(CHAT_CHANNEL, Some(input::channel_init())).await?;
     let files_channel = pc.create_data_channel(FILES_CHANNEL, Some(input::channel_init())).await?;
+    let display_channel =
+        pc.create_data_channel(DISPLAY_CHANNEL, Some(input::channel_init())).await?;
     let audio_track = match with_audio {
         true => Some(AudioTrack::add_to(pc.as_ref(), rand_ssrc()).await?),
         false => None,
@@ -337,6 +368,7 @@ async fn add_media(link: &mut PeerLink, with_audio: bool) -> Result<Media, RtcEr
         clipboard_channel,
         chat_channel,
         files_channel,
+        display_channel,
         audio_track,
         offer,
     })
@@ -360,7 +392,7 @@ mod tests {
     use tether_proto::signal::IceCandidate;
 
     async fn start() -> Session {
-        let input = InputSettings { view_only: true, monitor: 0 };
+        let input = InputSettings { view_only: true, shown: ShownMonitor::fixed(0) };
         let video = VideoSettings { max_fps: 30.0, bitrate_bps: 1_000_000, adaptive: false };
         let udp = ["127.0.0.1:0".to_owned()];
         let files = FilesSettings {
@@ -371,7 +403,8 @@ mod tests {
             cancel_after_bytes: None,
             offer_name: None,
         };
-        let controls = Controls { input, clipboard: ClipboardPolicy::ViewOnly, files };
+        let monitors = MonitorControl::new(tether_session::monitors::Shown::Monitor(0), false);
+        let controls = Controls { input, clipboard: ClipboardPolicy::ViewOnly, files, monitors };
         let (session, _offer) =
             Session::start(&IceConfig::default(), &udp, controls, false, &video, None)
                 .await

@@ -81,6 +81,76 @@ pub enum Action {
     Super,
     /// Print Screen.
     PrintScreen,
+    /// Alt+F4: close the focused window.
+    AltF4,
+    /// Ctrl+Alt+F1 .. Ctrl+Alt+F7: switch to virtual terminal 1..7 (Linux).
+    CtrlAltF1,
+    /// Ctrl+Alt+F2.
+    CtrlAltF2,
+    /// Ctrl+Alt+F3.
+    CtrlAltF3,
+    /// Ctrl+Alt+F4.
+    CtrlAltF4,
+    /// Ctrl+Alt+F5.
+    CtrlAltF5,
+    /// Ctrl+Alt+F6.
+    CtrlAltF6,
+    /// Ctrl+Alt+F7.
+    CtrlAltF7,
+}
+
+impl Action {
+    /// Every action, in the order viewers list them in their special-keys menus.
+    pub const ALL: [Action; 12] = [
+        Action::CtrlAltDel,
+        Action::Super,
+        Action::AltTab,
+        Action::AltF4,
+        Action::PrintScreen,
+        Action::CtrlAltF1,
+        Action::CtrlAltF2,
+        Action::CtrlAltF3,
+        Action::CtrlAltF4,
+        Action::CtrlAltF5,
+        Action::CtrlAltF6,
+        Action::CtrlAltF7,
+    ];
+
+    /// The keys pressed in this order (and released in the reverse), as `KeyboardEvent.code`s.
+    pub fn keys(self) -> &'static [&'static str] {
+        match self {
+            Action::CtrlAltDel => &["ControlLeft", "AltLeft", "Delete"],
+            Action::AltTab => &["AltLeft", "Tab"],
+            Action::Super => &["MetaLeft"],
+            Action::PrintScreen => &["PrintScreen"],
+            Action::AltF4 => &["AltLeft", "F4"],
+            Action::CtrlAltF1 => &["ControlLeft", "AltLeft", "F1"],
+            Action::CtrlAltF2 => &["ControlLeft", "AltLeft", "F2"],
+            Action::CtrlAltF3 => &["ControlLeft", "AltLeft", "F3"],
+            Action::CtrlAltF4 => &["ControlLeft", "AltLeft", "F4"],
+            Action::CtrlAltF5 => &["ControlLeft", "AltLeft", "F5"],
+            Action::CtrlAltF6 => &["ControlLeft", "AltLeft", "F6"],
+            Action::CtrlAltF7 => &["ControlLeft", "AltLeft", "F7"],
+        }
+    }
+
+    /// How a menu names it: `Ctrl+Alt+Del`, `Super`, ...
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::CtrlAltDel => "Ctrl+Alt+Del",
+            Action::AltTab => "Alt+Tab",
+            Action::Super => "Super",
+            Action::PrintScreen => "PrintScreen",
+            Action::AltF4 => "Alt+F4",
+            Action::CtrlAltF1 => "Ctrl+Alt+F1",
+            Action::CtrlAltF2 => "Ctrl+Alt+F2",
+            Action::CtrlAltF3 => "Ctrl+Alt+F3",
+            Action::CtrlAltF4 => "Ctrl+Alt+F4",
+            Action::CtrlAltF5 => "Ctrl+Alt+F5",
+            Action::CtrlAltF6 => "Ctrl+Alt+F6",
+            Action::CtrlAltF7 => "Ctrl+Alt+F7",
+        }
+    }
 }
 
 /// Why an input message was refused.
@@ -317,6 +387,26 @@ mod tests {
             Ok(InputMsg::Wheel { dx: 0.0, dy: 2.0 })
         );
         assert_eq!(InputMsg::ReleaseAll.encode(), r#"{"type":"release_all"}"#);
+    }
+
+    #[test]
+    fn every_action_has_a_wire_name_and_known_keys() {
+        let names: Vec<String> = Action::ALL
+            .iter()
+            .map(|a| serde_json::to_value(a).unwrap().as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(names[0], "ctrl_alt_del");
+        assert!(names.contains(&"alt_f4".to_owned()), "{names:?}");
+        assert!(names.contains(&"ctrl_alt_f7".to_owned()), "{names:?}");
+        for action in Action::ALL {
+            let json = format!(r#"{{"type":"action","action":"{}"}}"#, action_name(action));
+            assert_eq!(InputMsg::decode(&json), Ok(InputMsg::Action { action }));
+            assert!(action.keys().iter().all(|k| is_key_code(k)), "{action:?}");
+        }
+    }
+
+    fn action_name(action: Action) -> String {
+        serde_json::to_value(action).unwrap().as_str().unwrap().to_owned()
     }
 
     #[test]

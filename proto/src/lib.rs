@@ -10,6 +10,7 @@
 pub mod chat;
 pub mod clipboard;
 mod code;
+pub mod display;
 mod error;
 pub mod files;
 mod ice;

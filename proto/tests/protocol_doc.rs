@@ -3,6 +3,7 @@
 
 use tether_proto::chat::ChatMsg;
 use tether_proto::clipboard::ClipboardMsg;
+use tether_proto::display::DisplayMsg;
 use tether_proto::files::FileMsg;
 use tether_proto::input::InputMsg;
 use tether_proto::signal::{ClientMsg, ServerMsg};
@@ -22,7 +23,8 @@ fn every_example_in_the_protocol_page_decodes() {
             let as_input = InputMsg::decode(&text);
             let as_channel = ClipboardMsg::decode(&text).is_ok()
                 || ChatMsg::decode(&text).is_ok()
-                || FileMsg::decode(&text).is_ok();
+                || FileMsg::decode(&text).is_ok()
+                || DisplayMsg::decode(&text).is_ok();
             assert!(
                 as_client.is_ok() || as_server.is_ok() || as_input.is_ok() || as_channel,
                 "{text}\nclient: {as_client:?}\nserver: {as_server:?}\ninput: {as_input:?}"

@@ -9,6 +9,7 @@
 //! - [`files`]: which file offers a side takes, safe names for received files, and the
 //!   length check.
 //! - [`display`]: names from the network made safe to show in a prompt.
+//! - [`monitors`]: which monitor the agent shows, as the viewer asks and the monitors change.
 //! - [`quality`]: the agent's video bitrate and frame rate from what the link allows.
 //! - [`IceRestart`]: when the offering side restarts ICE after a lasting disconnection.
 //! - [`Backoff`]: when a peer tries its signaling server again after losing it.
@@ -28,6 +29,7 @@ pub mod files;
 mod gate;
 mod ice_restart;
 mod link;
+pub mod monitors;
 pub mod quality;
 pub mod sharing;
 pub mod viewing;

@@ -66,6 +66,16 @@ pub struct EventWindow {
 impl EventWindow {
     /// Opens the window on `display`, waits until it is mapped and has the focus.
     pub fn open(display: &str) -> Result<EventWindow> {
+        Self::open_as(display, WindowClass::INPUT_OUTPUT)
+    }
+
+    /// The same, as an input-only window: it sees the same events but draws nothing, so what
+    /// is painted on the root window stays on the screen.
+    pub fn open_invisible(display: &str) -> Result<EventWindow> {
+        Self::open_as(display, WindowClass::INPUT_ONLY)
+    }
+
+    fn open_as(display: &str, class: WindowClass) -> Result<EventWindow> {
         let (conn, screen) = x11rb::connect(Some(display))
             .with_context(|| format!("cannot connect to {display}"))?;
         let conn = Arc::new(conn);
@@ -77,10 +87,12 @@ impl EventWindow {
             | EventMask::KEY_PRESS
             | EventMask::KEY_RELEASE
             | EventMask::STRUCTURE_NOTIFY;
-        let aux = CreateWindowAux::new()
-            .background_pixel(screen.white_pixel)
-            .override_redirect(1)
-            .event_mask(mask);
+        let aux = CreateWindowAux::new().override_redirect(1).event_mask(mask);
+        // An input-only window has no background to paint.
+        let aux = match class {
+            WindowClass::INPUT_ONLY => aux,
+            _ => aux.background_pixel(screen.white_pixel),
+        };
         conn.create_window(
             COPY_DEPTH_FROM_PARENT,
             window,
@@ -90,7 +102,7 @@ impl EventWindow {
             screen.width_in_pixels,
             screen.height_in_pixels,
             0,
-            WindowClass::INPUT_OUTPUT,
+            class,
             0,
             &aux,
         )?;

@@ -15,6 +15,7 @@ use anyhow::{Context, bail};
 use serde_json::{Map, Value};
 use tether_media::telemetry::InputSent;
 use tether_proto::input::InputMsg;
+use tokio::sync::watch;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelState};
 
 /// Longest wait one line may ask for.
@@ -91,8 +92,13 @@ fn parse_line(line: &str) -> anyhow::Result<ScriptLine> {
 
 /// Sends the script on `channel` once it is open, printing `input: sent line=N type=T
 /// at_us=MICROSECONDS` (wall clock, for the benchmark) for each message and `input: script
-/// done (N messages)` at the end.
-pub async fn play(channel: Arc<dyn DataChannel>, script: InputScript) {
+/// done (N messages)` at the end. It starts once `ready` is true (the monitor asked for with
+/// `--monitor` is shown).
+pub async fn play(
+    channel: Arc<dyn DataChannel>,
+    script: InputScript,
+    mut ready: watch::Receiver<bool>,
+) {
     if !matches!(channel.ready_state().await, Ok(RTCDataChannelState::Open)) {
         loop {
             match channel.poll().await {
@@ -104,6 +110,10 @@ pub async fn play(channel: Arc<dyn DataChannel>, script: InputScript) {
                 Some(_) => {}
             }
         }
+    }
+    if ready.wait_for(|ready| *ready).await.is_err() {
+        println!("input: the session ended before the monitor was shown; script not sent");
+        return;
     }
     let mut sent = 0;
     for line in &script.lines {

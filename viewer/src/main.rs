@@ -1,6 +1,7 @@
 //! `tether-viewer CODE`: joins the agent that shows CODE and receives its screen.
 
 mod audio;
+mod display;
 mod input_script;
 mod private_file;
 mod session;
@@ -88,6 +89,10 @@ struct Cli {
     /// Cancel the first file sent once this many bytes went (to test cancelling).
     #[arg(long, value_name = "BYTES", hide = true)]
     cancel_after_bytes: Option<u64>,
+    /// Show this monitor of the computer (0 is the primary; `all`: every monitor as one
+    /// picture) as soon as the computer lists them; an --input-script waits for it.
+    #[arg(long, value_name = "N|all", value_parser = display::parse_shown)]
+    monitor: Option<tether_session::monitors::Shown>,
     /// Offer the first --send-file under this name, as it is (to test the computer's
     /// handling of names such as `../../.bashrc`).
     #[arg(long, value_name = "NAME", hide = true)]
@@ -130,6 +135,7 @@ fn main() -> anyhow::Result<()> {
         },
         cancel_after_bytes: cli.cancel_after_bytes,
         offer_name: cli.offer_name,
+        monitor: cli.monitor,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     if !cli.headless {

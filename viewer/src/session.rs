@@ -16,18 +16,21 @@ use tether_media::files::{Files, FilesCommand, FilesSettings};
 use tether_media::rtc::{DtlsIdentity, PeerEvent, PeerLink, PeerOptions, Side, selected_pair};
 use tether_proto::chat::CHAT_CHANNEL;
 use tether_proto::clipboard::CLIPBOARD_CHANNEL;
+use tether_proto::display::DISPLAY_CHANNEL;
 use tether_proto::files::{FILES_CHANNEL, transfer_id};
 use tether_proto::input::{INPUT_CHANNEL, InputMsg};
 use tether_proto::signal::{Role, Sdp, ServerMsg};
 use tether_proto::{IceConfig, LocalIce, SessionCode};
 use tether_session::LinkState;
 use tether_session::files::FilesPolicy;
+use tether_session::monitors::Shown;
 use tether_session::viewing::{Action, Event, Outcome, PairText, Report, Viewing};
 use tether_signal_client::client::{ClientOptions, SignalClient, SignalSender};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use webrtc::data_channel::DataChannel;
 
 use crate::audio::{AudioReceiver, AudioSettings, AudioStatsPrinter};
+use crate::display;
 use crate::input_script::{self, InputScript};
 use crate::stats::{StatsPrinter, latency_line, network_stats};
 use crate::toolbox;
@@ -62,6 +65,8 @@ pub struct ViewerSettings {
     pub cancel_after_bytes: Option<u64>,
     /// `--offer-name`: the name the first file is offered under (tests).
     pub offer_name: Option<String>,
+    /// `--monitor`: the monitor to ask for once the list is known.
+    pub monitor: Option<Shown>,
 }
 
 const STATS_EVERY: Duration = Duration::from_secs(1);
@@ -81,6 +86,8 @@ struct Io<'a> {
     input_channel: Option<Arc<dyn DataChannel>>,
     files: Option<Files>,
     tasks: tokio::task::JoinSet<()>,
+    /// Whether the monitor `--monitor` asked for is shown: the input script waits for it.
+    monitor_ready: watch::Sender<bool>,
 }
 
 /// Joins with `code` and receives until the session ends. Messages from `input` go to the
@@ -120,6 +127,7 @@ pub async fn run(
         input_channel: None,
         files: None,
         tasks: tokio::task::JoinSet::new(),
+        monitor_ready: watch::channel(settings.monitor.is_none()).0,
     };
     let mut stats = StatsPrinter::new();
     let mut stats_tick = tokio::time::interval(STATS_EVERY);
@@ -250,7 +258,8 @@ impl Io<'_> {
                 match label.as_str() {
                     INPUT_CHANNEL => {
                         if let Some(script) = self.settings.input_script.clone() {
-                            self.tasks.spawn(input_script::play(channel.clone(), script));
+                            let ready = self.monitor_ready.subscribe();
+                            self.tasks.spawn(input_script::play(channel.clone(), script, ready));
                         }
                         self.input_channel = Some(channel);
                     }
@@ -264,6 +273,10 @@ impl Io<'_> {
                         self.tasks.spawn(toolbox::chat::serve(channel, initial));
                     }
                     FILES_CHANNEL => self.start_files(channel),
+                    DISPLAY_CHANNEL => {
+                        let (wanted, ready) = (self.settings.monitor, self.monitor_ready.clone());
+                        self.tasks.spawn(display::serve(channel, wanted, ready));
+                    }
                     _ => match &self.files {
                         Some(files) if transfer_id(&label).is_some() => {
                             files.transfer_channel(channel);

@@ -4,20 +4,25 @@
 //! asking for the next. [`X11Source`] (`x11.rs`) reads an X11 monitor through MIT-SHM, into
 //! memory only it and the X server can see, and tells through X DAMAGE whether the screen may
 //! have changed;
-//! [`SyntheticSource`] (`synthetic.rs`) draws a moving box for tests and benchmarks.
+//! [`SyntheticSource`] (`synthetic.rs`, tests only) draws a moving box.
 //! [`ChangeDetector`] (`change.rs`) lets the caller skip encoding while the screen stands still
 //! and tells which regions changed; [`update_picture`] (`picture.rs`) converts only those.
-//! [`MonitorGeometry`] (`geometry.rs`) tells the input stage where the shared monitor lies.
+//! [`MonitorGeometry`] (`geometry.rs`) tells the input stage where the shown monitor lies, and
+//! [`MonitorWatch`] lists the monitors for the viewer; [`ShownMonitor`] (`shown.rs`) is the
+//! session's choice among them, which capture and input follow.
 //!
 //! An X11 source holds a mapping of memory the X server writes to, and is `!Send`: call
-//! [`open`] on the thread that will capture.
+//! [`open_shown`] on the thread that will capture.
 
 mod change;
 mod geometry;
 mod picture;
+mod shown;
+#[cfg(test)]
 mod synthetic;
 mod x11;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 pub use tether_media::codec::PixelRect;
@@ -25,9 +30,12 @@ use thiserror::Error;
 use x11rb::errors::{ConnectionError, ReplyError};
 
 pub use self::change::ChangeDetector;
-pub use self::geometry::{MonitorGeometry, MonitorRect};
+pub use self::geometry::{MonitorGeometry, MonitorRect, MonitorWatch};
 pub use self::picture::{copy_picture, update_picture};
+pub use self::shown::{Shown, ShownMonitor};
+#[cfg(test)]
 use self::synthetic::MAX_SIDE;
+#[cfg(test)]
 pub use self::synthetic::{Motion, SyntheticSource};
 pub use self::x11::X11Source;
 
@@ -91,65 +99,33 @@ pub trait FrameSource {
     }
 }
 
-/// What to capture.
+/// What a test captures.
+#[cfg(test)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DisplaySpec {
-    /// An X11 monitor. `display` is an X display name (`:0`); `None` reads `DISPLAY`.
-    /// `monitor` indexes the X server's RandR monitor list (`RRGetMonitors`, screen by
-    /// screen); the server lists the primary monitor first, so 0 is the primary (or only) one.
-    /// This is the agent's `--display N`.
+    /// Monitor `monitor` of the X display `display` (`None`: `DISPLAY`).
     X11 { display: Option<String>, monitor: usize },
     /// Generated frames, see [`SyntheticSource`].
     Synthetic { width: u32, height: u32, motion: Motion },
 }
 
-/// Parses the agent's `--display` value: a monitor number of `DISPLAY` (`0`, `1`, ...), or
-/// `synthetic:WIDTHxHEIGHT` / `synthetic-static:WIDTHxHEIGHT` for benchmarks without a screen.
-impl std::str::FromStr for DisplaySpec {
-    type Err = BadDisplaySpec;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || BadDisplaySpec(s.to_owned());
-        if let Ok(monitor) = s.parse() {
-            return Ok(DisplaySpec::X11 { display: None, monitor });
-        }
-        let (motion, size) = match s.split_once(':').ok_or_else(bad)? {
-            ("synthetic", size) => (Motion::MovingBox, size),
-            ("synthetic-static", size) => (Motion::Static, size),
-            _ => return Err(bad()),
-        };
-        let (width, height) = size.split_once('x').ok_or_else(bad)?;
-        let (width, height) =
-            (width.parse().map_err(|_| bad())?, height.parse().map_err(|_| bad())?);
-        Ok(DisplaySpec::Synthetic { width, height, motion })
-    }
-}
-
-/// A `--display` value that [`DisplaySpec`] cannot parse.
-#[derive(Debug, Error)]
-#[error(
-    "invalid display {0:?}: give a monitor number (0 is the primary), synthetic:WIDTHxHEIGHT or \
-     synthetic-static:WIDTHxHEIGHT"
-)]
-pub struct BadDisplaySpec(String);
-
-impl From<usize> for DisplaySpec {
-    /// Monitor `n` of the X display named by `DISPLAY`.
-    fn from(monitor: usize) -> Self {
-        DisplaySpec::X11 { display: None, monitor }
-    }
-}
-
 /// Opens a frame source. Call it on the capture thread: X11 sources cannot move between threads.
-pub fn open(spec: impl Into<DisplaySpec>) -> Result<Box<dyn FrameSource>, CaptureError> {
-    Ok(match spec.into() {
+#[cfg(test)]
+pub fn open(spec: DisplaySpec) -> Result<Box<dyn FrameSource>, CaptureError> {
+    Ok(match spec {
         DisplaySpec::X11 { display, monitor } => {
-            Box::new(X11Source::open(display.as_deref(), monitor)?)
+            Box::new(X11Source::open_shown(display.as_deref(), ShownMonitor::fixed(monitor))?)
         }
         DisplaySpec::Synthetic { width, height, motion } => {
             Box::new(SyntheticSource::new(width, height, motion)?)
         }
     })
+}
+
+/// Opens the X11 display in `DISPLAY`, showing what `shown` says as it changes. Call it on the
+/// capture thread: X11 sources cannot move between threads.
+pub fn open_shown(shown: Arc<ShownMonitor>) -> Result<Box<dyn FrameSource>, CaptureError> {
+    Ok(Box::new(X11Source::open_shown(None, shown)?))
 }
 
 /// Why capture could not start or could not go on. Messages say what to do about it.
@@ -201,6 +177,7 @@ pub enum CaptureError {
     X11Connection(#[from] ConnectionError),
     #[error("X11 request failed: {0}")]
     X11Request(#[from] ReplyError),
+    #[cfg(test)]
     #[error("invalid synthetic frame size {width}x{height}: each side must be 1..={MAX_SIDE}")]
     BadSize { width: u32, height: u32 },
     /// A later stage of the capture thread (conversion, encoding) failed.
@@ -228,29 +205,13 @@ mod tests {
         assert_eq!(rows, [&data[0..8], &data[12..20]]);
     }
 
-    #[test]
-    fn display_spec_parses_monitors_and_synthetic_sizes() {
-        let parse = |s: &str| s.parse::<DisplaySpec>().ok();
-        assert_eq!(parse("0"), Some(DisplaySpec::X11 { display: None, monitor: 0 }));
-        assert_eq!(parse("2"), Some(DisplaySpec::X11 { display: None, monitor: 2 }));
-        let moving =
-            DisplaySpec::Synthetic { width: 1920, height: 1080, motion: Motion::MovingBox };
-        assert_eq!(parse("synthetic:1920x1080"), Some(moving));
-        let still = DisplaySpec::Synthetic { width: 64, height: 48, motion: Motion::Static };
-        assert_eq!(parse("synthetic-static:64x48"), Some(still));
-        for bad in ["", "-1", ":0", "synthetic", "synthetic:1920", "synthetic:axb", "other:1x1"] {
-            let err = bad.parse::<DisplaySpec>().unwrap_err().to_string();
-            assert!(err.contains("monitor number"), "{bad:?}: {err}");
-        }
-    }
-
     /// `open` reads `DISPLAY` and `WAYLAND_DISPLAY`, which cannot be changed safely inside this
     /// multi-threaded test process: the test re-runs itself in children with them set up.
     #[test]
     fn open_without_display_explains() {
         const CHILD: &str = "TETHER_CAPTURE_TEST_CHILD";
         if std::env::var_os(CHILD).is_some() {
-            let err = open(0usize).err().expect("no display, no source");
+            let err = open_shown(ShownMonitor::fixed(0)).err().expect("no display, no source");
             match std::env::var_os("WAYLAND_DISPLAY") {
                 Some(_) => assert!(matches!(err, CaptureError::WaylandOnly { .. }), "{err}"),
                 None => assert!(matches!(err, CaptureError::DisplayNotSet), "{err}"),

@@ -3,6 +3,7 @@
 //! (almost) nothing.
 
 use std::ffi::OsString;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use x11rb::connection::{Connection, SequenceNumber};
@@ -16,8 +17,9 @@ use x11rb::protocol::{ErrorKind, Event};
 use x11rb::rust_connection::RustConnection;
 
 use self::damage_rects::{damage_available, monitor_rects, request_subtract, watch_damage};
+pub(super) use self::monitors::{list_monitors, named_monitors, select_monitor};
 use self::shm_image::{ImageCookie, Sharing, ShmImage, preferred_sharing};
-use super::{CaptureError, CapturedFrame, FrameSource, PixelRect};
+use super::{CaptureError, CapturedFrame, FrameSource, PixelRect, Shown, ShownMonitor};
 
 /// A monitor's rectangle in root-window coordinates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,7 +86,10 @@ const GEOMETRY_POLL: Duration = Duration::from_secs(1);
 /// together: one round trip per capture.
 pub struct X11Source {
     display: String,
-    monitor: usize,
+    /// What the session shows, followed before each frame.
+    shown: Arc<ShownMonitor>,
+    /// What `rect` was chosen for.
+    showing: Shown,
     /// The one connection: checks, monitor geometry, RandR and DAMAGE events, and the images.
     conn: RustConnection,
     root: Window,
@@ -112,14 +117,24 @@ pub struct X11Source {
 
 impl X11Source {
     /// Connects to `display` (`None`: `DISPLAY`) and prepares to capture monitor `monitor`.
+    #[cfg(test)]
     pub fn open(display: Option<&str>, monitor: usize) -> Result<Self, CaptureError> {
-        Self::open_sharing(display, monitor, Sharing::Memfd)
+        Self::open_shown(display, ShownMonitor::fixed(monitor))
     }
 
-    /// [`open`](Self::open), with a memfd only if `prefer` and the server allow it.
+    /// Connects to `display` (`None`: `DISPLAY`) and prepares to capture what `shown` says,
+    /// following it when it changes.
+    pub fn open_shown(
+        display: Option<&str>,
+        shown: Arc<ShownMonitor>,
+    ) -> Result<Self, CaptureError> {
+        Self::open_sharing(display, shown, Sharing::Memfd)
+    }
+
+    /// [`open_shown`](Self::open_shown), with a memfd only if `prefer` and the server allow it.
     fn open_sharing(
         display: Option<&str>,
-        monitor: usize,
+        shown: Arc<ShownMonitor>,
         prefer: Sharing,
     ) -> Result<Self, CaptureError> {
         let wayland = std::env::var_os("WAYLAND_DISPLAY");
@@ -132,7 +147,8 @@ impl X11Source {
             Sharing::Memfd => preferred_sharing(&conn, shm_version),
             Sharing::SysV => Sharing::SysV,
         };
-        let (root, rect) = select_monitor(&list_monitors(&conn)?, monitor, &display)?;
+        let showing = shown.get();
+        let (root, rect) = select_monitor(&list_monitors(&conn)?, showing, &display)?;
         check_pixel_format(&conn, root, &display)?;
         let changes = randr::NotifyMask::SCREEN_CHANGE
             | randr::NotifyMask::CRTC_CHANGE
@@ -149,7 +165,8 @@ impl X11Source {
         }
         let mut source = Self {
             display,
-            monitor,
+            shown,
+            showing,
             conn,
             root,
             rect,
@@ -170,7 +187,7 @@ impl X11Source {
         let name = source.display.as_str();
         tracing::info!(
             display = name,
-            monitor,
+            ?showing,
             width = rect.w,
             height = rect.h,
             x = rect.x,
@@ -203,14 +220,16 @@ impl X11Source {
     /// its event is retried ([`settle_image`](Self::settle_image)).
     fn follow_geometry(&mut self) -> Result<(), CaptureError> {
         self.drain_events()?;
+        let wanted = self.shown.get();
         let recheck = std::mem::take(&mut self.randr_event)
+            || wanted != self.showing
             || self.last_geometry_check.elapsed() >= GEOMETRY_POLL;
         if !recheck {
             return Ok(());
         }
         self.last_geometry_check = Instant::now();
-        let (root, rect) =
-            select_monitor(&list_monitors(&self.conn)?, self.monitor, &self.display)?;
+        let (root, rect) = select_monitor(&list_monitors(&self.conn)?, wanted, &self.display)?;
+        self.showing = wanted;
         if (root, rect) != (self.root, self.rect) {
             tracing::info!(
                 width = rect.w,
@@ -331,36 +350,6 @@ impl From<ReplyOrIdError> for CaptureError {
     }
 }
 
-/// Monitors of every screen: by screen, then as the server lists them.
-pub(super) fn list_monitors(conn: &RustConnection) -> Result<Vec<(Window, Rect)>, CaptureError> {
-    let mut monitors = Vec::new();
-    for screen in &conn.setup().roots {
-        let reply = conn.randr_get_monitors(screen.root, true)?.reply()?;
-        monitors.extend(
-            reply
-                .monitors
-                .iter()
-                .map(|m| (screen.root, Rect { x: m.x, y: m.y, w: m.width, h: m.height })),
-        );
-    }
-    Ok(monitors)
-}
-
-pub(super) fn select_monitor(
-    monitors: &[(Window, Rect)],
-    index: usize,
-    display: &str,
-) -> Result<(Window, Rect), CaptureError> {
-    let display = display.to_owned();
-    match monitors.get(index) {
-        None => Err(CaptureError::NoMonitor { display, index, count: monitors.len() }),
-        Some((_, r)) if r.w == 0 || r.h == 0 => {
-            Err(CaptureError::EmptyMonitor { display, index, width: r.w, height: r.h })
-        }
-        Some(&found) => Ok(found),
-    }
-}
-
 /// MIT-SHM for capture, RandR 1.5 for monitors, each named when missing; returns MIT-SHM's
 /// version (1.2 takes a memfd).
 fn check_extensions(conn: &RustConnection, display: &str) -> Result<(u16, u16), CaptureError> {
@@ -445,6 +434,7 @@ fn shm_works(
 }
 
 mod damage_rects;
+mod monitors;
 mod shared_memory;
 mod shm_image;
 #[cfg(test)]

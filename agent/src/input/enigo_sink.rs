@@ -5,7 +5,8 @@ use enigo::{Axis, Button, Coordinate, Direction, Enigo, Keyboard, Mouse, Setting
 use super::held::MouseButton;
 use super::keys::Evdev;
 use super::{InjectError, InputSink};
-use crate::capture::{MonitorGeometry, MonitorRect};
+use crate::capture::{MonitorGeometry, MonitorRect, ShownMonitor};
+use std::sync::Arc;
 
 pub struct EnigoSink {
     enigo: Enigo,
@@ -13,9 +14,9 @@ pub struct EnigoSink {
 }
 
 impl EnigoSink {
-    /// Connects to the X display in `DISPLAY` and looks up monitor `monitor` on it.
-    pub fn open(monitor: usize) -> Result<Self, InjectError> {
-        let geometry = MonitorGeometry::open(None, monitor)?;
+    /// Connects to the X display in `DISPLAY` and looks up the monitor `shown` says on it.
+    pub fn open(shown: Arc<ShownMonitor>) -> Result<Self, InjectError> {
+        let geometry = MonitorGeometry::open(None, shown)?;
         let settings = Settings {
             // enigo's default waits 12 ms in the X server before each button event and before
             // some keys; a remote pointer needs no such pause.

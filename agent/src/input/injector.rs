@@ -103,13 +103,9 @@ impl<S: InputSink> Injector<S> {
     }
 
     fn action(&mut self, action: Action) -> Result<(), InjectError> {
-        let combo: &[Evdev] = match action {
-            Action::CtrlAltDel => &[keys::CONTROL_LEFT, keys::ALT_LEFT, keys::DELETE],
-            Action::AltTab => &[keys::ALT_LEFT, keys::TAB],
-            Action::Super => &[keys::META_LEFT],
-            Action::PrintScreen => &[keys::PRINT_SCREEN],
-        };
-        for &key in combo {
+        // Every action's keys are in the table (a proto test checks they are key codes).
+        let combo: Vec<Evdev> = action.keys().iter().filter_map(|code| keys::evdev(code)).collect();
+        for &key in &combo {
             self.key(key, true)?;
         }
         for &key in combo.iter().rev() {
@@ -284,6 +280,8 @@ mod tests {
             InputMsg::Action { action: Action::CtrlAltDel },
             InputMsg::Action { action: Action::AltTab },
             InputMsg::Action { action: Action::Super },
+            InputMsg::Action { action: Action::AltF4 },
+            InputMsg::Action { action: Action::CtrlAltF7 },
         ]);
         let on = |k| Call::Key(k, true);
         let off = |k| Call::Key(k, false);
@@ -301,7 +299,17 @@ mod tests {
                 off(15),
                 off(56),
                 on(125),
-                off(125)
+                off(125),
+                on(56),
+                on(62),
+                off(62),
+                off(56),
+                on(29),
+                on(56),
+                on(65),
+                off(65),
+                off(56),
+                off(29)
             ]
         );
     }

@@ -21,13 +21,8 @@ pub fn evdev(code: &str) -> Option<Evdev> {
     TABLE.iter().find(|(c, _)| *c == code).map(|&(_, k)| Evdev(k))
 }
 
-pub const CONTROL_LEFT: Evdev = Evdev(29);
-pub const ALT_LEFT: Evdev = Evdev(56);
-pub const META_LEFT: Evdev = Evdev(125);
-pub const DELETE: Evdev = Evdev(111);
 pub const TAB: Evdev = Evdev(15);
 pub const ENTER: Evdev = Evdev(28);
-pub const PRINT_SCREEN: Evdev = Evdev(99);
 
 /// `(KeyboardEvent.code, evdev code)`, in `linux/input-event-codes.h` order.
 const TABLE: &[(&str, u16)] = &[
@@ -165,12 +160,12 @@ mod tests {
         assert_eq!(evdev("KeyA").map(Evdev::x11_keycode), Some(38));
         assert_eq!(evdev("Enter"), Some(ENTER));
         assert_eq!(evdev("ShiftLeft").map(Evdev::x11_keycode), Some(50));
-        assert_eq!(evdev("ControlLeft"), Some(CONTROL_LEFT));
-        assert_eq!(evdev("AltLeft"), Some(ALT_LEFT));
-        assert_eq!(evdev("MetaLeft"), Some(META_LEFT));
-        assert_eq!(evdev("Delete"), Some(DELETE));
+        assert_eq!(evdev("ControlLeft"), Some(Evdev(29)));
+        assert_eq!(evdev("AltLeft"), Some(Evdev(56)));
+        assert_eq!(evdev("MetaLeft"), Some(Evdev(125)));
+        assert_eq!(evdev("Delete"), Some(Evdev(111)));
         assert_eq!(evdev("Tab"), Some(TAB));
-        assert_eq!(evdev("PrintScreen"), Some(PRINT_SCREEN));
+        assert_eq!(evdev("PrintScreen"), Some(Evdev(99)));
         assert_eq!(evdev("keya"), None);
         assert_eq!(evdev(""), None);
     }

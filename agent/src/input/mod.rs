@@ -23,7 +23,7 @@ use tether_media::telemetry;
 use tokio::sync::mpsc;
 use webrtc::data_channel::{DataChannel, RTCDataChannelInit};
 
-use crate::capture::{CaptureError, MonitorRect};
+use crate::capture::{CaptureError, MonitorRect, ShownMonitor};
 use enigo_sink::EnigoSink;
 pub use held::MouseButton;
 use injector::Injector;
@@ -59,12 +59,12 @@ pub enum InjectError {
 }
 
 /// Per-session input settings, decided when the person allows the viewer.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone)]
 pub struct InputSettings {
     /// Inject nothing; refuse (and count) every input message.
     pub view_only: bool,
-    /// The shared monitor (`--display`), on which pointer positions are placed.
-    pub monitor: usize,
+    /// The monitor the viewer sees, on which pointer positions are placed.
+    pub shown: Arc<ShownMonitor>,
 }
 
 /// The `input` data channel as the agent creates it: ordered and reliable (a lost or
@@ -129,7 +129,7 @@ impl InputService {
             let (stats, stopping) = (stats.clone(), stopping.clone());
             let thread = std::thread::Builder::new()
                 .name("tether-input".into())
-                .spawn(move || inject(rx, settings.monitor, &stats, &stopping))?;
+                .spawn(move || inject(rx, settings.shown, &stats, &stopping))?;
             (Some(tx), Some(thread))
         };
         let reader = tokio::spawn(channel::read(channel, tx, stats.clone()));
@@ -166,11 +166,11 @@ impl Drop for InputService {
 /// The `tether-input` thread: opens the desktop and injects until the queue ends.
 fn inject(
     mut rx: mpsc::Receiver<tether_proto::input::InputMsg>,
-    monitor: usize,
+    shown: Arc<ShownMonitor>,
     stats: &InputStats,
     stopping: &AtomicBool,
 ) {
-    let mut injector = match EnigoSink::open(monitor) {
+    let mut injector = match EnigoSink::open(shown) {
         Ok(sink) => Injector::new(sink),
         Err(err) => {
             tracing::error!(%err, "remote control is unavailable in this session");

@@ -8,7 +8,7 @@ use tether_testkit::paint::Painter;
 use tether_testkit::xvfb::Xvfb;
 
 use super::shm_image::Sharing;
-use super::{FrameSource, X11Source};
+use super::{FrameSource, ShownMonitor, X11Source};
 
 /// `SHM_DEST`: the id was removed; the segment lives on only while attached.
 const REMOVED: u32 = 0o1000;
@@ -75,7 +75,9 @@ fn x11_sysv_segment_is_private_removed_and_gone_after_drop() {
     let (w, h) = (334, 222);
     let xvfb = Xvfb::start(w, h).unwrap();
     let painter = Painter::connect(xvfb.display()).unwrap();
-    let mut source = X11Source::open_sharing(Some(xvfb.display()), 0, Sharing::SysV).unwrap();
+    let mut source =
+        X11Source::open_sharing(Some(xvfb.display()), ShownMonitor::fixed(0), Sharing::SysV)
+            .unwrap();
     assert_eq!(source.image.sharing(), Sharing::SysV);
     let len = (w * h * 4) as usize;
     let this_source = || own_segments().into_iter().filter(|s| s.size == len).collect::<Vec<_>>();

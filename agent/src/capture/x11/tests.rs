@@ -35,10 +35,13 @@ fn wayland_without_display_is_named() {
 fn monitor_index_is_checked() {
     let rect = |w, h| Rect { x: 0, y: 0, w, h };
     let monitors = [(1, rect(800, 600)), (1, rect(0, 600))];
-    assert_eq!(select_monitor(&monitors, 0, ":1").ok(), Some((1, rect(800, 600))));
-    let err = select_monitor(&monitors, 2, ":1").unwrap_err();
+    assert_eq!(select_monitor(&monitors, Shown::Monitor(0), ":1").ok(), Some((1, rect(800, 600))));
+    let err = select_monitor(&monitors, Shown::Monitor(2), ":1").unwrap_err();
     assert!(matches!(err, CaptureError::NoMonitor { index: 2, count: 2, .. }), "{err}");
-    assert!(matches!(select_monitor(&monitors, 1, ":1"), Err(CaptureError::EmptyMonitor { .. })));
+    assert!(matches!(
+        select_monitor(&monitors, Shown::Monitor(1), ":1"),
+        Err(CaptureError::EmptyMonitor { .. })
+    ));
 }
 
 /// Captures one frame and returns (width, height, RGBA).
@@ -148,7 +151,9 @@ fn x11_shm_in_another_ipc_namespace_is_detected() {
     Painter::connect(xvfb.display()).unwrap().fill_rect(0, 0, 320, 240, 0x336699).unwrap();
     let mut source = X11Source::open(Some(xvfb.display()), 0).unwrap();
     assert_eq!(source.capture().unwrap().data[..3], [0x99, 0x66, 0x33], "memfd works across");
-    let err = X11Source::open_sharing(Some(xvfb.display()), 0, Sharing::SysV).err().unwrap();
+    let err = X11Source::open_sharing(Some(xvfb.display()), ShownMonitor::fixed(0), Sharing::SysV)
+        .err()
+        .unwrap();
     assert!(matches!(err, CaptureError::ShmNotShared { .. }), "{err}");
 }
 
